@@ -1,0 +1,27 @@
+// Reading and writing NumPy .npy files (format versions 1-3, little-endian float32/float64,
+// C order). Errors name the file and say what is wrong with it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cellrt::npy {
+
+struct Array {
+  std::vector<int64_t> shape;
+  std::vector<double> data; // values widened to double, C order
+};
+
+/// Loads `path`. On failure returns false and sets `error` to a message that names the file.
+bool load(const std::string &path, Array &out, std::string &error);
+
+/// Writes a float32 array. Writes to a temporary name and renames it into place, so a failed
+/// write leaves no partial file under `path`.
+bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
+                 const std::vector<double> &data, std::string &error);
+
+/// "(2, 3, 4)" as NumPy prints shapes.
+std::string shapeString(const std::vector<int64_t> &shape);
+
+} // namespace cellrt::npy

@@ -1,0 +1,25 @@
+# lit configuration for cellc: every .cell and .test file under test/lit is a test.
+import os
+import shutil
+import lit.formats
+
+config.name = "cellc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".cell", ".test"]
+config.excludes = ["Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.cellc_bin_dir, "test", "lit")
+
+config.substitutions.append(("%cellc", os.path.join(config.cellc_bin_dir, "cellc")))
+config.substitutions.append(("%examples", os.path.join(config.cellc_src_dir, "examples")))
+config.substitutions.append(("%python", config.python))
+config.substitutions.append(("%numeric", os.path.join(config.cellc_src_dir, "test", "numeric")))
+config.substitutions.append(("FileCheck", config.filecheck + " --enable-var-scope"))
+config.substitutions.append(("%not", "not"))
+
+# Tests that need PyTorch say `REQUIRES: torch`.
+probe = os.system(config.python + " -c 'import torch' >/dev/null 2>&1")
+if probe == 0:
+    config.available_features.add("torch")
+if shutil.which("nvidia-smi") and os.system("nvidia-smi >/dev/null 2>&1") == 0:
+    config.available_features.add("gpu")
