@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs every test: GoogleTest units and the lit suites (which
+# include the numeric comparisons against PyTorch and the robustness fuzzer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+BUILD=${CELLC_BUILD_DIR:-build}
+ninja -C "$BUILD" --quiet cellc_unit_tests
+cd "$BUILD"
+ctest --output-on-failure
