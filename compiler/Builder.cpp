@@ -12,8 +12,8 @@ static std::string keyOf(const Node &n) {
   std::ostringstream k;
   uint64_t bits;
   std::memcpy(&bits, &n.value, sizeof bits);
-  k << int(n.op) << '|' << n.type.str() << '|' << n.name << '|' << bits << '|' << n.lo.str()
-    << '|' << n.hi.str() << '|' << n.savedRef << '|' << n.seedOfState;
+  k << int(n.op) << '|' << n.type.str() << '|' << n.name << '|' << bits << '|' << n.lo.str() << '|'
+    << n.hi.str() << '|' << n.savedRef << '|' << n.seedOfState;
   for (ValueId o : n.operands)
     k << ',' << o;
   return k.str();

@@ -34,9 +34,8 @@ static void printTokens(std::ostream &out, const std::vector<dsl::Token> &toks,
   }
 }
 
-FrontendResult runFrontend(const std::string &path, const FrontendOptions &opts,
-                          Stage stopAfter, bool print, std::ostream &out,
-                                        std::ostream &diag) {
+FrontendResult runFrontend(const std::string &path, const FrontendOptions &opts, Stage stopAfter,
+                           bool print, std::ostream &out, std::ostream &diag) {
   std::string text;
   if (!dsl::readFile(path, text)) {
     diag << "cellc: error: cannot read '" << path << "'\n";

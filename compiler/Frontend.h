@@ -24,15 +24,14 @@ struct CompiledCell {
 };
 
 struct FrontendResult {
-  bool ok = false;                     // no errors (warnings allowed)
+  bool ok = false;                      // no errors (warnings allowed)
   std::optional<CompiledCell> compiled; // from the IR stage on
 };
 
 /// Runs the pipeline on `path` up to `stopAfter`, printing that stage to `out` when
 /// `print` is set. Diagnostics go to `diag`. The gradient is derived when stopAfter is Grad.
-FrontendResult runFrontend(const std::string &path, const FrontendOptions &opts,
-                                        Stage stopAfter, bool print, std::ostream &out,
-                                        std::ostream &diag);
+FrontendResult runFrontend(const std::string &path, const FrontendOptions &opts, Stage stopAfter,
+                           bool print, std::ostream &out, std::ostream &diag);
 
 /// A C identifier from a file name: "models/my-cell.cell" -> "my_cell".
 std::string cellNameFromPath(const std::string &path);

@@ -7,8 +7,8 @@ namespace cellc::ir {
 
 const char *opName(Op op) {
   switch (op) {
-#define X(name, text, arity)                                                                   \
-  case Op::name:                                                                               \
+#define X(name, text, arity)                                                                       \
+  case Op::name:                                                                                   \
     return text;
     CELLC_IR_OPS(X)
 #undef X
@@ -18,8 +18,8 @@ const char *opName(Op op) {
 
 int opArity(Op op) {
   switch (op) {
-#define X(name, text, arity)                                                                   \
-  case Op::name:                                                                               \
+#define X(name, text, arity)                                                                       \
+  case Op::name:                                                                                   \
     return arity;
     CELLC_IR_OPS(X)
 #undef X

@@ -14,42 +14,42 @@
 namespace cellc::ir {
 
 // name, printed mnemonic, number of operands (-1: variadic)
-#define CELLC_IR_OPS(X)                                                                          \
-  /* leaves */                                                                                   \
-  X(Input, "input", 0)     /* a per-step input vector, by name */                                \
-  X(State, "state", 0)     /* the previous value of a state */                                   \
-  X(Param, "param", 0)     /* a learned tensor, constant over the sequence */                    \
-  X(Const, "const", 0)     /* a number, broadcast to the node's type */                          \
-  X(DimSize, "dimsize", 0) /* the value of a size expression, as a number */                     \
-  X(Saved, "saved", 0)     /* backward only: a forward value saved for it */                     \
-  X(Seed, "gradient", 0)   /* backward only: the gradient arriving at an output or new state */  \
-  /* elementwise, one operand */                                                                 \
-  X(Neg, "neg", 1)                                                                               \
-  X(Sigmoid, "sigmoid", 1)                                                                       \
-  X(Tanh, "tanh", 1)                                                                             \
-  X(Relu, "relu", 1)                                                                             \
-  X(Exp, "exp", 1)                                                                               \
-  X(Log, "log", 1)                                                                               \
-  X(Softplus, "softplus", 1)                                                                     \
-  X(HardSigmoid, "hard_sigmoid", 1)                                                              \
-  X(Sqrt, "sqrt", 1)                                                                             \
-  X(Rsqrt, "rsqrt", 1)                                                                           \
-  X(Abs, "abs", 1)                                                                               \
-  X(Step, "step", 1) /* 1 where x > 0, else 0: derivative masks */                               \
-  /* elementwise, two operands; a scalar operand broadcasts */                                   \
-  X(Add, "add", 2)                                                                               \
-  X(Sub, "sub", 2)                                                                               \
-  X(Mul, "mul", 2)                                                                               \
-  X(Div, "div", 2)                                                                               \
-  X(Min, "min", 2)                                                                               \
-  X(Max, "max", 2)                                                                               \
-  /* linear algebra and structure */                                                             \
-  X(MatVec, "matvec", 2)   /* W[M,N] @ v[N] -> [M] */                                            \
-  X(MatTVec, "matvec_t", 2) /* W[M,N]^T @ v[M] -> [N] */                                         \
-  X(Outer, "outer", 2)     /* a[M] (x) b[N] -> [M,N] */                                          \
-  X(Slice, "slice", 1)     /* v[lo:hi] */                                                        \
-  X(Concat, "concat", -1)                                                                        \
-  X(Sum, "sum", 1)             /* v[N] -> scalar */                                              \
+#define CELLC_IR_OPS(X)                                                                            \
+  /* leaves */                                                                                     \
+  X(Input, "input", 0)     /* a per-step input vector, by name */                                  \
+  X(State, "state", 0)     /* the previous value of a state */                                     \
+  X(Param, "param", 0)     /* a learned tensor, constant over the sequence */                      \
+  X(Const, "const", 0)     /* a number, broadcast to the node's type */                            \
+  X(DimSize, "dimsize", 0) /* the value of a size expression, as a number */                       \
+  X(Saved, "saved", 0)     /* backward only: a forward value saved for it */                       \
+  X(Seed, "gradient", 0)   /* backward only: the gradient arriving at an output or new state */    \
+  /* elementwise, one operand */                                                                   \
+  X(Neg, "neg", 1)                                                                                 \
+  X(Sigmoid, "sigmoid", 1)                                                                         \
+  X(Tanh, "tanh", 1)                                                                               \
+  X(Relu, "relu", 1)                                                                               \
+  X(Exp, "exp", 1)                                                                                 \
+  X(Log, "log", 1)                                                                                 \
+  X(Softplus, "softplus", 1)                                                                       \
+  X(HardSigmoid, "hard_sigmoid", 1)                                                                \
+  X(Sqrt, "sqrt", 1)                                                                               \
+  X(Rsqrt, "rsqrt", 1)                                                                             \
+  X(Abs, "abs", 1)                                                                                 \
+  X(Step, "step", 1) /* 1 where x > 0, else 0: derivative masks */                                 \
+  /* elementwise, two operands; a scalar operand broadcasts */                                     \
+  X(Add, "add", 2)                                                                                 \
+  X(Sub, "sub", 2)                                                                                 \
+  X(Mul, "mul", 2)                                                                                 \
+  X(Div, "div", 2)                                                                                 \
+  X(Min, "min", 2)                                                                                 \
+  X(Max, "max", 2)                                                                                 \
+  /* linear algebra and structure */                                                               \
+  X(MatVec, "matvec", 2)    /* W[M,N] @ v[N] -> [M] */                                             \
+  X(MatTVec, "matvec_t", 2) /* W[M,N]^T @ v[M] -> [N] */                                           \
+  X(Outer, "outer", 2)      /* a[M] (x) b[N] -> [M,N] */                                           \
+  X(Slice, "slice", 1)      /* v[lo:hi] */                                                         \
+  X(Concat, "concat", -1)                                                                          \
+  X(Sum, "sum", 1)             /* v[N] -> scalar */                                                \
   X(Broadcast, "broadcast", 1) /* scalar -> [N] */
 
 enum class Op {
@@ -84,12 +84,12 @@ struct Node {
   Op op;
   Type type;
   std::vector<ValueId> operands;
-  std::string name;      // Input/State/Param/Seed: the tensor's name
-  double value = 0;      // Const
-  Size lo, hi;           // Slice bounds; DimSize: lo is the size
-  ValueId savedRef = -1; // Saved: the forward node id
+  std::string name;         // Input/State/Param/Seed: the tensor's name
+  double value = 0;         // Const
+  Size lo, hi;              // Slice bounds; DimSize: lo is the size
+  ValueId savedRef = -1;    // Saved: the forward node id
   bool seedOfState = false; // Seed: of a new state (true) or of an output (false)
-  dsl::Range loc;        // where it came from in the source, if anywhere
+  dsl::Range loc;           // where it came from in the source, if anywhere
 };
 
 struct Result {

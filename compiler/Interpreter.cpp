@@ -210,9 +210,8 @@ BackwardResult backward(const ir::Cell &cell, const ir::Gradient &grad, const Se
   std::map<std::string, Buffer> carry, nextCarry;
   for (const ir::TensorDecl &s : cell.states) {
     auto given = seeds.finalStates.find(s.name);
-    carry[s.name] = given != seeds.finalStates.end()
-                        ? given->second
-                        : Buffer(B * elementCount(s.type, dims), 0.0);
+    carry[s.name] = given != seeds.finalStates.end() ? given->second
+                                                     : Buffer(B * elementCount(s.type, dims), 0.0);
   }
   nextCarry = carry;
   for (const ir::TensorDecl &x : cell.inputs)

@@ -29,14 +29,22 @@ struct FunctionInfo {
 
 const std::map<std::string, FunctionInfo> &builtins() {
   static const std::map<std::string, FunctionInfo> table = {
-      {"sigmoid", {1, 1, Op::Sigmoid}}, {"tanh", {1, 1, Op::Tanh}},
-      {"relu", {1, 1, Op::Relu}},       {"exp", {1, 1, Op::Exp}},
-      {"log", {1, 1, Op::Log}},         {"softplus", {1, 1, Op::Softplus}},
-      {"hard_sigmoid", {1, 1, Op::HardSigmoid}}, {"sqrt", {1, 1, Op::Sqrt}},
-      {"rsqrt", {1, 1, Op::Rsqrt}},     {"abs", {1, 1, Op::Abs}},
-      {"min", {2, 2, Op::Min}},         {"max", {2, 2, Op::Max}},
-      {"clamp", {3, 3, Op::Min}},       {"sum", {1, 1, Op::Sum}},
-      {"mean", {1, 1, Op::Sum}},        {"split", {2, 2, Op::Slice}},
+      {"sigmoid", {1, 1, Op::Sigmoid}},
+      {"tanh", {1, 1, Op::Tanh}},
+      {"relu", {1, 1, Op::Relu}},
+      {"exp", {1, 1, Op::Exp}},
+      {"log", {1, 1, Op::Log}},
+      {"softplus", {1, 1, Op::Softplus}},
+      {"hard_sigmoid", {1, 1, Op::HardSigmoid}},
+      {"sqrt", {1, 1, Op::Sqrt}},
+      {"rsqrt", {1, 1, Op::Rsqrt}},
+      {"abs", {1, 1, Op::Abs}},
+      {"min", {2, 2, Op::Min}},
+      {"max", {2, 2, Op::Max}},
+      {"clamp", {3, 3, Op::Min}},
+      {"sum", {1, 1, Op::Sum}},
+      {"mean", {1, 1, Op::Sum}},
+      {"split", {2, 2, Op::Slice}},
       {"concat", {1, -1, Op::Concat}},
   };
   return table;
@@ -85,10 +93,10 @@ private:
     enum class Kind { Dim, Input, State, Param, Let };
     Kind kind;
     Range range;
-    Type type;             // tensors
-    ValueId leaf = -1;     // Input/State/Param: the IR leaf
+    Type type;                  // tensors
+    ValueId leaf = -1;          // Input/State/Param: the IR leaf
     const Stmt *stmt = nullptr; // Let: the defining statement
-    size_t index = 0;      // Let: which target of the statement
+    size_t index = 0;           // Let: which target of the statement
     bool used = false;
   };
   // A definition being lowered, for cycle reports.
@@ -149,11 +157,11 @@ private:
   std::map<std::string, Symbol> symbols_;
   std::vector<std::string> dimOrder_;
   std::set<std::string> usedDims_;
-  std::map<std::string, const Stmt *> updates_;     // state name -> its update
-  std::map<std::string, ValueId> lowered_;          // "x" or "h'" -> value
+  std::map<std::string, const Stmt *> updates_;        // state name -> its update
+  std::map<std::string, ValueId> lowered_;             // "x" or "h'" -> value
   std::map<std::string, std::vector<ValueId>> tuples_; // let statement key -> its values
-  std::set<std::string> failed_;                    // definitions that had errors
-  std::vector<Frame> stack_;                        // definitions being lowered
+  std::set<std::string> failed_;                       // definitions that had errors
+  std::vector<Frame> stack_;                           // definitions being lowered
 };
 
 // ---------------------------------------------------------------------------------------
@@ -258,8 +266,8 @@ void Analyzer::declareDim(const Decl &d) {
 }
 
 void Analyzer::declareTensor(const Decl &d) {
-  static const Symbol::Kind kinds[] = {Symbol::Kind::Dim, Symbol::Kind::Input,
-                                       Symbol::Kind::State, Symbol::Kind::Param};
+  static const Symbol::Kind kinds[] = {Symbol::Kind::Dim, Symbol::Kind::Input, Symbol::Kind::State,
+                                       Symbol::Kind::Param};
   static const char *what[] = {"dim", "input", "state", "param"};
   Type t;
   try {
@@ -300,8 +308,9 @@ void Analyzer::declareTensor(const Decl &d) {
       init = negative ? -v->number : v->number;
   }
   Symbol s{kinds[int(d.kind)], d.nameRange, t};
-  Op op = d.kind == Decl::Kind::Input ? Op::Input : d.kind == Decl::Kind::State ? Op::State
-                                                                                : Op::Param;
+  Op op = d.kind == Decl::Kind::Input   ? Op::Input
+          : d.kind == Decl::Kind::State ? Op::State
+                                        : Op::Param;
   if (!define(d.name, d.nameRange, s))
     return;
   symbols_[d.name].leaf = b_.leaf(op, d.name, t, d.nameRange);
@@ -474,8 +483,8 @@ ValueId Analyzer::name(const Expr &e) {
 
 ValueId Analyzer::notMatrix(ValueId v, const Expr &e, const char *context) {
   if (b_.type(v).rank == 2)
-    fail(e.range, "the matrix " + describe(v) + " can only be used on the left of '@' (" +
-                      context + ")");
+    fail(e.range,
+         "the matrix " + describe(v) + " can only be used on the left of '@' (" + context + ")");
   return v;
 }
 
@@ -497,13 +506,14 @@ ValueId Analyzer::binaryOp(const Expr &e) {
     if (tv.rank != 1)
       fail(r.range, "the right of '@' must be a vector, got " + tv.str());
     if (tv.rows != tw.cols)
-      fail(e.range, "shape mismatch in '@': the matrix is " + tw.str() + " so the vector must be [" +
-                        tw.cols.str() + "], but it is " + tv.str());
+      fail(e.range, "shape mismatch in '@': the matrix is " + tw.str() +
+                        " so the vector must be [" + tw.cols.str() + "], but it is " + tv.str());
     return b_.matVec(w, v, e.range);
   }
-  static const std::map<char, std::pair<Op, const char *>> ops = {
-      {'+', {Op::Add, "'+'"}}, {'-', {Op::Sub, "'-'"}}, {'*', {Op::Mul, "'*'"}},
-      {'/', {Op::Div, "'/'"}}};
+  static const std::map<char, std::pair<Op, const char *>> ops = {{'+', {Op::Add, "'+'"}},
+                                                                  {'-', {Op::Sub, "'-'"}},
+                                                                  {'*', {Op::Mul, "'*'"}},
+                                                                  {'/', {Op::Div, "'/'"}}};
   auto [op, what] = ops.at(e.op);
   ValueId a = notMatrix(expr(l), l, what), b = notMatrix(expr(r), r, what);
   return elementwise(op, a, b, e, what);
@@ -532,8 +542,8 @@ ValueId Analyzer::call(const Expr &e) {
     args.push_back(notMatrix(expr(*a), *a, context.c_str()));
   std::string what = "'" + e.name + "'";
   if (e.name == "clamp") // clamp(x, lo, hi) = min(max(x, lo), hi)
-    return elementwise(Op::Min, elementwise(Op::Max, args[0], args[1], e, what.c_str()), args[2],
-                       e, what.c_str());
+    return elementwise(Op::Min, elementwise(Op::Max, args[0], args[1], e, what.c_str()), args[2], e,
+                       what.c_str());
   if (e.name == "min" || e.name == "max")
     return elementwise(info.op, args[0], args[1], e, what.c_str());
   if (e.name == "sum" || e.name == "mean") {
@@ -595,8 +605,9 @@ ValueId Analyzer::slice(const Expr &e) {
   std::optional<Size> lenMinus1 = len ? len->minus(Size::constant(1)) : std::nullopt;
   if (!lenMinus1 || !room || !provablyNonNegative(lo) || !provablyNonNegative(*lenMinus1) ||
       !provablyNonNegative(*room))
-    fail(e.range, "slice [" + lo.str() + ":" + hi.str() + "] is out of range for a vector of size " +
-                      n.str() + " (it needs 0 <= start < end <= " + n.str() + ")");
+    fail(e.range, "slice [" + lo.str() + ":" + hi.str() +
+                      "] is out of range for a vector of size " + n.str() +
+                      " (it needs 0 <= start < end <= " + n.str() + ")");
   return b_.slice(v, lo, hi, e.range);
 }
 
@@ -680,8 +691,8 @@ void Analyzer::checkUnused() {
     for (const Stmt::Target &t : s.targets) {
       auto it = symbols_.find(t.name);
       if (it != symbols_.end() && !it->second.used && it->second.stmt == &s && t.name[0] != '_')
-        diags_.warning(t.range, "'" + t.name + "' is defined but never used (name it _" +
-                                    t.name + " to silence this)");
+        diags_.warning(t.range, "'" + t.name + "' is defined but never used (name it _" + t.name +
+                                    " to silence this)");
     }
   }
 }
@@ -721,10 +732,10 @@ void Analyzer::checkDimsBindable() {
       continue;
     }
     if (!known.count(d)) {
-      diags_.error(symbols_[d].range,
-                   "dimension '" + d + "' cannot be inferred from the shapes of inputs, states "
-                   "and params; use it alone in a shape (e.g. x[" + d + "]) or fix it with -D " +
-                   d + "=N");
+      diags_.error(symbols_[d].range, "dimension '" + d +
+                                          "' cannot be inferred from the shapes of inputs, states "
+                                          "and params; use it alone in a shape (e.g. x[" +
+                                          d + "]) or fix it with -D " + d + "=N");
       continue;
     }
     cell_.dims.push_back(d);

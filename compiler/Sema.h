@@ -19,7 +19,7 @@ struct Options {
 };
 
 struct Outcome {
-  std::optional<ir::Cell> cell;      // set when there were no errors
+  std::optional<ir::Cell> cell;        // set when there were no errors
   std::vector<std::string> badDefines; // -D names that are not dims of the cell
 };
 

@@ -54,8 +54,8 @@ std::optional<Size> Size::substitute(const DimValues &v) const {
   Size r = Size::constant(constant_);
   for (auto &[d, k] : terms_) {
     auto it = v.find(d);
-    std::optional<Size> term = it == v.end() ? Size::symbol(d).scaled(k)
-                                             : Size::constant(it->second).scaled(k);
+    std::optional<Size> term =
+        it == v.end() ? Size::symbol(d).scaled(k) : Size::constant(it->second).scaled(k);
     if (!term)
       return std::nullopt;
     std::optional<Size> sum = r.plus(*term);

@@ -26,10 +26,10 @@ struct Expr {
 
   Kind kind;
   Range range;
-  double number = 0;        // Number
-  std::string name;         // Name (without the prime), Call: the callee
-  bool primed = false;      // Name: h'
-  char op = 0;              // Unary/Binary: one of + - * / @
+  double number = 0;         // Number
+  std::string name;          // Name (without the prime), Call: the callee
+  bool primed = false;       // Name: h'
+  char op = 0;               // Unary/Binary: one of + - * / @
   std::vector<ExprPtr> args; // Unary: 1, Binary: 2, Call: n, Slice: base, lo?, hi?
 
   Expr(Kind k, Range r) : kind(k), range(r) {}
@@ -39,7 +39,7 @@ struct Expr {
 struct Decl {
   enum class Kind { Dim, Input, State, Param };
   Kind kind;
-  Range range;     // the whole declaration item
+  Range range; // the whole declaration item
   std::string name;
   Range nameRange;
   std::vector<ExprPtr> shape; // Input/State/Param: the sizes, empty for a scalar

@@ -34,8 +34,8 @@ static const char *severityName(Severity s) {
 
 void DiagnosticEngine::printOne(std::ostream &os, const Diagnostic &d) const {
   LineCol lc = file_.lineCol(d.range.begin);
-  os << file_.path() << ":" << lc.line << ":" << lc.col << ": " << severityName(d.severity)
-     << ": " << d.message << "\n";
+  os << file_.path() << ":" << lc.line << ":" << lc.col << ": " << severityName(d.severity) << ": "
+     << d.message << "\n";
   std::string_view line = file_.lineText(lc.line);
   os << "  " << line << "\n  ";
   // Keep tabs so the caret lines up under the text in a terminal.

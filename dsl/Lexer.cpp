@@ -8,8 +8,8 @@ namespace cellc::dsl {
 
 const char *tokName(Tok t) {
   switch (t) {
-#define X(name, text)                                                                          \
-  case Tok::name:                                                                              \
+#define X(name, text)                                                                              \
+  case Tok::name:                                                                                  \
     return text;
     CELLC_TOKEN_KINDS(X)
 #undef X
@@ -19,8 +19,8 @@ const char *tokName(Tok t) {
 
 static Tok keywordOr(const std::string &s) {
   static const std::unordered_map<std::string, Tok> kw = {
-      {"cell", Tok::KwCell},   {"dim", Tok::KwDim}, {"input", Tok::KwInput},
-      {"state", Tok::KwState}, {"param", Tok::KwParam}, {"let", Tok::KwLet},
+      {"cell", Tok::KwCell},    {"dim", Tok::KwDim},     {"input", Tok::KwInput},
+      {"state", Tok::KwState},  {"param", Tok::KwParam}, {"let", Tok::KwLet},
       {"output", Tok::KwOutput}};
   auto it = kw.find(s);
   return it == kw.end() ? Tok::Ident : it->second;
@@ -108,27 +108,61 @@ private:
     }
     Tok k;
     switch (c) {
-    case '(': k = Tok::LParen; ++depth_; break;
-    case ')': k = Tok::RParen; if (depth_) --depth_; break;
-    case '[': k = Tok::LBracket; ++depth_; break;
-    case ']': k = Tok::RBracket; if (depth_) --depth_; break;
-    case ',': k = Tok::Comma; break;
-    case ':': k = Tok::Colon; break;
-    case ';': k = Tok::Semicolon; break;
-    case '=': k = Tok::Equal; break;
-    case '+': k = Tok::Plus; break;
-    case '-': k = Tok::Minus; break;
-    case '*': k = Tok::Star; break;
-    case '/': k = Tok::Slash; break;
-    case '@': k = Tok::At; break;
-    case '\'': k = Tok::Prime; break;
+    case '(':
+      k = Tok::LParen;
+      ++depth_;
+      break;
+    case ')':
+      k = Tok::RParen;
+      if (depth_)
+        --depth_;
+      break;
+    case '[':
+      k = Tok::LBracket;
+      ++depth_;
+      break;
+    case ']':
+      k = Tok::RBracket;
+      if (depth_)
+        --depth_;
+      break;
+    case ',':
+      k = Tok::Comma;
+      break;
+    case ':':
+      k = Tok::Colon;
+      break;
+    case ';':
+      k = Tok::Semicolon;
+      break;
+    case '=':
+      k = Tok::Equal;
+      break;
+    case '+':
+      k = Tok::Plus;
+      break;
+    case '-':
+      k = Tok::Minus;
+      break;
+    case '*':
+      k = Tok::Star;
+      break;
+    case '/':
+      k = Tok::Slash;
+      break;
+    case '@':
+      k = Tok::At;
+      break;
+    case '\'':
+      k = Tok::Prime;
+      break;
     default: {
       // Report a whole UTF-8 sequence once rather than once per byte.
       uint32_t b = pos_++;
       while (pos_ < src_.size() && (static_cast<unsigned char>(src_[pos_]) & 0xC0) == 0x80)
         ++pos_;
       std::string shown = std::isprint((unsigned char)c) ? std::string("'") + c + "'"
-                                                          : std::string("this character");
+                                                         : std::string("this character");
       diags_.error({b, pos_}, "unexpected character " + shown + " in a cell file");
       return;
     }

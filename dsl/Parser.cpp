@@ -101,7 +101,8 @@ private:
       return;
     default:
       fail("expected a declaration (dim, input, state, param), 'let', 'output' or a state "
-           "update like h' = ..., found " + describe(cur()));
+           "update like h' = ..., found " +
+           describe(cur()));
     }
   }
 
@@ -162,8 +163,8 @@ private:
     do {
       Stmt::Target t = parseTarget("after 'let' (the name being defined)");
       if (t.primed)
-        failAt(t.range, "'let' defines a new name; to update state '" + t.name +
-                            "' write " + t.name + "' = ... without 'let'");
+        failAt(t.range, "'let' defines a new name; to update state '" + t.name + "' write " +
+                            t.name + "' = ... without 'let'");
       s.targets.push_back(t);
     } while (accept(Tok::Comma));
     expect(Tok::Equal, "after the names in 'let'");

@@ -13,8 +13,9 @@ namespace cellc::dsl {
 struct Range {
   uint32_t begin = 0;
   uint32_t end = 0;
-  static Range join(Range a, Range b) { return {a.begin < b.begin ? a.begin : b.begin,
-                                                 a.end > b.end ? a.end : b.end}; }
+  static Range join(Range a, Range b) {
+    return {a.begin < b.begin ? a.begin : b.begin, a.end > b.end ? a.end : b.end};
+  }
 };
 
 struct LineCol {
@@ -31,7 +32,9 @@ public:
   LineCol lineCol(uint32_t offset) const;
   /// The text of a 1-based line, without its newline.
   std::string_view lineText(unsigned line) const;
-  std::string_view slice(Range r) const { return std::string_view(text_).substr(r.begin, r.end - r.begin); }
+  std::string_view slice(Range r) const {
+    return std::string_view(text_).substr(r.begin, r.end - r.begin);
+  }
 
 private:
   std::string path_;

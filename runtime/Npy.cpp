@@ -85,11 +85,14 @@ bool load(const std::string &path, Array &out, std::string &error) {
   else if (descr == "<f8" || descr == "=f8")
     itemSize = 8;
   else
-    return fail(error, path, "dtype '" + descr + "' is not supported; use float32 or float64 "
-                             "(little-endian)");
+    return fail(error, path,
+                "dtype '" + descr +
+                    "' is not supported; use float32 or float64 "
+                    "(little-endian)");
   if (headerValue(header, "fortran_order", "True", m))
-    return fail(error, path, "Fortran-ordered arrays are not supported; save a C-ordered array "
-                             "(numpy.ascontiguousarray)");
+    return fail(error, path,
+                "Fortran-ordered arrays are not supported; save a C-ordered array "
+                "(numpy.ascontiguousarray)");
   if (!headerValue(header, "shape", "\\(([^)]*)\\)", m))
     return fail(error, path, "header has no 'shape'");
   out.shape.clear();
@@ -104,9 +107,10 @@ bool load(const std::string &path, Array &out, std::string &error) {
   std::vector<char> raw(size_t(count) * itemSize);
   in.read(raw.data(), std::streamsize(raw.size()));
   if (size_t(in.gcount()) != raw.size())
-    return fail(error, path, "truncated data: shape " + shapeString(out.shape) + " needs " +
-                                 std::to_string(raw.size()) + " bytes, the file has " +
-                                 std::to_string(in.gcount()));
+    return fail(error, path,
+                "truncated data: shape " + shapeString(out.shape) + " needs " +
+                    std::to_string(raw.size()) + " bytes, the file has " +
+                    std::to_string(in.gcount()));
   if (in.peek() != EOF)
     return fail(error, path, "has bytes after the data of shape " + shapeString(out.shape));
   for (int64_t i = 0; i < count; ++i) {
@@ -123,8 +127,8 @@ bool load(const std::string &path, Array &out, std::string &error) {
 
 bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
                  const std::vector<double> &data, std::string &error) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeString(shape) +
-                       ", }";
+  std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeString(shape) + ", }";
   // Pad so that magic + length + header + '\n' is a multiple of 64 bytes.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');

@@ -153,8 +153,7 @@ bool writeAll(const std::string &dir,
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
-    err << "cellc: error: cannot create output directory '" << dir << "': " << ec.message()
-        << "\n";
+    err << "cellc: error: cannot create output directory '" << dir << "': " << ec.message() << "\n";
     return false;
   }
   std::vector<std::pair<std::string, std::string>> written;
@@ -219,7 +218,8 @@ int runCell(const CompiledCell &compiled, const RunOptions &opts, std::ostream &
   // 2. T and B come from the first input; every sequence must agree.
   const cellrt::npy::Array &first = files.arrays[cell.inputs[0].name + ".npy"];
   if (first.shape.size() != 3) {
-    err << "cellc run: error: " << (fs::path(opts.inputDir) / (cell.inputs[0].name + ".npy")).string()
+    err << "cellc run: error: "
+        << (fs::path(opts.inputDir) / (cell.inputs[0].name + ".npy")).string()
         << ": expected a sequence of shape (T, B, " << cell.inputs[0].type.rows.str() << "), got "
         << shapeString(first.shape) << "\n";
     return 1;
@@ -298,8 +298,8 @@ int runCell(const CompiledCell &compiled, const RunOptions &opts, std::ostream &
       outputs["grad_" + p.name + ".npy"] = {shape, bwd.params[p.name]};
     }
   }
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                  .count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
   // 5. Write, then say what was done.
   if (!writeAll(opts.outputDir, outputs, err))
@@ -307,8 +307,8 @@ int runCell(const CompiledCell &compiled, const RunOptions &opts, std::ostream &
   out << "cell " << cell.name << ": T=" << T << " B=" << B;
   for (auto &[d, v] : data.dims)
     out << " " << d << "=" << v;
-  out << "  (reference interpreter, " << (opts.backward ? "forward + backward" : "forward")
-      << ", " << std::lround(ms) << " ms)\n";
+  out << "  (reference interpreter, " << (opts.backward ? "forward + backward" : "forward") << ", "
+      << std::lround(ms) << " ms)\n";
   for (auto &[name, shapeAndData] : outputs)
     out << "  wrote " << (fs::path(opts.outputDir) / name).string() << "  "
         << shapeString(shapeAndData.first) << "  " << summary(shapeAndData.second) << "\n";
@@ -323,8 +323,7 @@ int generateData(const CompiledCell &compiled, const GenOptions &opts, std::ostr
     dims[d] = v;
   for (const std::string &d : cell.dims) {
     if (!dims.count(d)) {
-      err << "cellc gen: error: give a size for dimension '" << d << "' with --dim " << d
-          << "=N\n";
+      err << "cellc gen: error: give a size for dimension '" << d << "' with --dim " << d << "=N\n";
       return 1;
     }
   }

@@ -51,16 +51,14 @@ int main(int argc, char **argv) {
   addCommon(compile);
   std::string emit = "ir";
   bool noOpt = false;
-  compile
-      ->add_option("--emit", emit, "what to print: tokens, ast, ir, grad")
+  compile->add_option("--emit", emit, "what to print: tokens, ast, ir, grad")
       ->check(CLI::IsMember({"tokens", "ast", "ir", "grad"}));
   compile->add_flag("--no-opt", noOpt, "print the IR as lowered, before canonicalize and CSE");
 
   CLI::App *run = app.add_subcommand("run", "run a cell on .npy files");
   addCommon(run);
   driver::RunOptions runOpts;
-  run->add_option("--inputs", runOpts.inputDir, "directory with the input .npy files")
-      ->required();
+  run->add_option("--inputs", runOpts.inputDir, "directory with the input .npy files")->required();
   run->add_option("--outputs", runOpts.outputDir, "directory for the output .npy files")
       ->required();
   run->add_flag("--backward", runOpts.backward, "also run BPTT and write the gradients");

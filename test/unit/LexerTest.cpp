@@ -25,9 +25,9 @@ std::vector<Tok> kinds(const std::vector<Token> &toks) {
 
 TEST(Lexer, PrimedStateUpdate) {
   auto toks = lexText("h' = tanh(W @ x)\n");
-  std::vector<Tok> want = {Tok::Ident,  Tok::Prime, Tok::Equal,  Tok::Ident,  Tok::LParen,
-                           Tok::Ident,  Tok::At,    Tok::Ident,  Tok::RParen, Tok::Newline,
-                           Tok::Eof};
+  std::vector<Tok> want = {Tok::Ident,  Tok::Prime,   Tok::Equal, Tok::Ident,
+                           Tok::LParen, Tok::Ident,   Tok::At,    Tok::Ident,
+                           Tok::RParen, Tok::Newline, Tok::Eof};
   EXPECT_EQ(kinds(toks), want);
   EXPECT_EQ(toks[3].text, "tanh");
 }
