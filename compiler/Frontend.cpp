@@ -37,7 +37,9 @@ static void printTokens(std::ostream &out, const std::vector<dsl::Token> &toks,
 FrontendResult runFrontend(const std::string &path, const FrontendOptions &opts, Stage stopAfter,
                            bool print, std::ostream &out, std::ostream &diag) {
   std::string text;
-  if (!dsl::readFile(path, text)) {
+  if (opts.sourceText) {
+    text = *opts.sourceText;
+  } else if (!dsl::readFile(path, text)) {
     diag << "cellc: error: cannot read '" << path << "'\n";
     return {};
   }
@@ -81,8 +83,14 @@ FrontendResult runFrontend(const std::string &path, const FrontendOptions &opts,
     diag << "cellc: internal error: invalid gradient IR: " << broken << "\n";
     return {};
   }
+  if (stopAfter == Stage::Grad) {
+    if (print)
+      ir::printGradient(out, result.cell, result.grad);
+    return {true, std::move(result)};
+  }
+  result.plan = plan::makePlan(result.cell, result.grad);
   if (print)
-    ir::printGradient(out, result.cell, result.grad);
+    plan::printPlan(out, result.cell, result.grad, result.plan);
   return {true, std::move(result)};
 }
 

@@ -4,6 +4,7 @@
 
 #include "compiler/Autodiff.h"
 #include "compiler/IR.h"
+#include "compiler/Planner.h"
 
 #include <optional>
 #include <ostream>
@@ -11,16 +12,18 @@
 
 namespace cellc {
 
-enum class Stage { Tokens, AST, IR, Grad };
+enum class Stage { Tokens, AST, IR, Grad, Plan };
 
 struct FrontendOptions {
   DimValues defines;
   bool optimize = true; // canonicalize + CSE (off: print the IR exactly as lowered)
+  std::optional<std::string> sourceText; // the source, when not read from the path
 };
 
 struct CompiledCell {
   ir::Cell cell;
   ir::Gradient grad;
+  plan::Plan plan; // from the Plan stage on
 };
 
 struct FrontendResult {

@@ -1,6 +1,7 @@
 #include "compiler/driver/RunCommand.h"
 
 #include "compiler/Interpreter.h"
+#include "compiler/driver/LibraryRunner.h"
 #include "runtime/Npy.h"
 
 #include <algorithm>
@@ -271,8 +272,30 @@ int runCell(const CompiledCell &compiled, const RunOptions &opts, std::ostream &
     data.params[p.name] = take(p.name + ".npy");
 
   auto start = std::chrono::steady_clock::now();
-  interp::ForwardResult fwd =
-      interp::forward(cell, data, opts.backward ? compiled.grad.saved : std::vector<ir::ValueId>{});
+  interp::ForwardResult fwd;
+  interp::BackwardResult bwd;
+  interp::GradientSeeds seeds;
+  if (opts.backward) {
+    for (const ir::TensorDecl &o : cell.outputs)
+      seeds.outputs[o.name] = take("grad_" + o.name + ".npy");
+    for (const ir::TensorDecl &s : cell.states)
+      if (files.arrays.count("grad_" + s.name + ".final.npy"))
+        seeds.finalStates[s.name] = take("grad_" + s.name + ".final.npy");
+  }
+  CellLibrary::Timing timing;
+  if (opts.library) {
+    std::string error;
+    if (!opts.library->run(cell, data, opts.backward ? &seeds : nullptr, opts.repeat, fwd, bwd,
+                           timing, error)) {
+      err << "cellc run: error: " << error << "\n";
+      return 1;
+    }
+  } else {
+    fwd = interp::forward(cell, data,
+                          opts.backward ? compiled.grad.saved : std::vector<ir::ValueId>{});
+    if (opts.backward)
+      bwd = interp::backward(cell, compiled.grad, data, fwd, seeds);
+  }
   std::map<std::string, std::pair<std::vector<int64_t>, Buffer>> outputs;
   auto n = [&](const ir::Type &t) { return interp::elementCount(t, data.dims); };
   for (const ir::TensorDecl &o : cell.outputs)
@@ -280,13 +303,6 @@ int runCell(const CompiledCell &compiled, const RunOptions &opts, std::ostream &
   for (const ir::TensorDecl &s : cell.states)
     outputs[s.name + ".final.npy"] = {{B, n(s.type)}, fwd.finalStates[s.name]};
   if (opts.backward) {
-    interp::GradientSeeds seeds;
-    for (const ir::TensorDecl &o : cell.outputs)
-      seeds.outputs[o.name] = take("grad_" + o.name + ".npy");
-    for (const ir::TensorDecl &s : cell.states)
-      if (files.arrays.count("grad_" + s.name + ".final.npy"))
-        seeds.finalStates[s.name] = take("grad_" + s.name + ".final.npy");
-    interp::BackwardResult bwd = interp::backward(cell, compiled.grad, data, fwd, seeds);
     for (const ir::TensorDecl &x : cell.inputs)
       outputs["grad_" + x.name + ".npy"] = {{T, B, n(x.type)}, bwd.inputs[x.name]};
     for (const ir::TensorDecl &s : cell.states)
@@ -307,8 +323,16 @@ int runCell(const CompiledCell &compiled, const RunOptions &opts, std::ostream &
   out << "cell " << cell.name << ": T=" << T << " B=" << B;
   for (auto &[d, v] : data.dims)
     out << " " << d << "=" << v;
-  out << "  (reference interpreter, " << (opts.backward ? "forward + backward" : "forward") << ", "
-      << std::lround(ms) << " ms)\n";
+  if (opts.library) {
+    out << "  (compiled library, forward " << timing.forwardMs << " ms";
+    if (opts.backward)
+      out << ", backward " << timing.backwardMs << " ms";
+    out << (opts.repeat > 1 ? ", median of " + std::to_string(opts.repeat) + " calls" : "")
+        << ")\n";
+  } else {
+    out << "  (reference interpreter, " << (opts.backward ? "forward + backward" : "forward")
+        << ", " << std::lround(ms) << " ms)\n";
+  }
   for (auto &[name, shapeAndData] : outputs)
     out << "  wrote " << (fs::path(opts.outputDir) / name).string() << "  "
         << shapeString(shapeAndData.first) << "  " << summary(shapeAndData.second) << "\n";

@@ -10,9 +10,13 @@
 
 namespace cellc::driver {
 
+class CellLibrary;
+
 struct RunOptions {
   std::string inputDir, outputDir;
   bool backward = false;
+  const CellLibrary *library = nullptr; // run this compiled library, else the interpreter
+  int repeat = 1;                       // library runs: calls to time (median printed)
 };
 
 /// Reads DIR/<input>.npy [T, B, n], optional <state>.init.npy [B, n] and <param>.npy, binds

@@ -1,11 +1,15 @@
-// The cellc command line: compile (print any stage), run (the .npy contract) and gen (random
-// data for a cell).
+// The cellc command line: compile (print any stage, or build a library), run (the .npy
+// contract, on a .cell file or a compiled library) and gen (random data for a cell).
 #include "compiler/Frontend.h"
+#include "compiler/driver/CompileCommand.h"
+#include "compiler/driver/LibraryRunner.h"
 #include "compiler/driver/RunCommand.h"
 
 #include <CLI/CLI.hpp>
+#include <tbb/global_control.h>
 
 #include <iostream>
+#include <memory>
 
 #ifndef CELLC_VERSION
 #define CELLC_VERSION "0.0.0"
@@ -33,6 +37,29 @@ bool parseDefines(const std::vector<std::string> &raw, DimValues &out, const cha
   return true;
 }
 
+std::string joinDefines(const std::vector<std::string> &raw) {
+  std::string s;
+  for (const std::string &d : raw)
+    s += (s.empty() ? "" : ",") + d;
+  return s;
+}
+
+std::vector<std::string> splitDefines(const std::string &s) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at < s.size()) {
+    size_t comma = s.find(',', at);
+    out.push_back(s.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    at = comma == std::string::npos ? s.size() : comma + 1;
+  }
+  return out;
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -42,29 +69,39 @@ int main(int argc, char **argv) {
 
   std::string file;
   std::vector<std::string> defines;
-  auto addCommon = [&](CLI::App *cmd) {
-    cmd->add_option("file", file, "the .cell file")->required();
+  auto addCommon = [&](CLI::App *cmd, const char *what) {
+    cmd->add_option("file", file, what)->required();
     cmd->add_option("-D,--define", defines, "fix a dimension at compile time: -D H=512");
   };
 
-  CLI::App *compile = app.add_subcommand("compile", "check a cell and print a stage");
-  addCommon(compile);
-  std::string emit = "ir";
+  CLI::App *compile =
+      app.add_subcommand("compile", "check a cell, print a stage or build a library");
+  addCommon(compile, "the .cell file");
+  std::string emit, output, target = "host";
   bool noOpt = false;
-  compile->add_option("--emit", emit, "what to print: tokens, ast, ir, grad")
-      ->check(CLI::IsMember({"tokens", "ast", "ir", "grad"}));
+  compile->add_option("--emit", emit, "what to print: tokens, ast, ir, grad, plan, halide, header")
+      ->check(CLI::IsMember({"tokens", "ast", "ir", "grad", "plan", "halide", "header"}));
   compile->add_flag("--no-opt", noOpt, "print the IR as lowered, before canonicalize and CSE");
+  compile->add_option("-o,--output", output,
+                      "build the shared library DIR/lib<name>.so "
+                      "(the header goes beside it)");
+  compile->add_option("--target", target, "Halide target string (default: host)");
 
-  CLI::App *run = app.add_subcommand("run", "run a cell on .npy files");
-  addCommon(run);
+  CLI::App *run = app.add_subcommand("run", "run a cell (.cell or compiled .so) on .npy files");
+  addCommon(run, "the .cell file or a library built by cellc compile -o");
   driver::RunOptions runOpts;
+  int threads = 0;
   run->add_option("--inputs", runOpts.inputDir, "directory with the input .npy files")->required();
   run->add_option("--outputs", runOpts.outputDir, "directory for the output .npy files")
       ->required();
   run->add_flag("--backward", runOpts.backward, "also run BPTT and write the gradients");
+  run->add_option("--threads", threads, "threads for a compiled library (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+  run->add_option("--repeat", runOpts.repeat, "calls of a compiled library to time (median)")
+      ->check(CLI::Range(1, 100000));
 
   CLI::App *gen = app.add_subcommand("gen", "write random .npy inputs for a cell");
-  addCommon(gen);
+  addCommon(gen, "the .cell file");
   driver::GenOptions genOpts;
   std::vector<std::string> genDims;
   gen->add_option("--outputs", genOpts.outputDir, "directory to write to")->required();
@@ -77,16 +114,56 @@ int main(int argc, char **argv) {
   CLI11_PARSE(app, argc, argv);
 
   FrontendOptions opts;
+  std::unique_ptr<driver::CellLibrary> library;
+  if (run->parsed() && endsWith(file, ".so")) {
+    std::string error;
+    library = driver::CellLibrary::open(file, error);
+    if (!library) {
+      std::cerr << "cellc run: error: " << error << "\n";
+      return 1;
+    }
+    opts.sourceText = library->source();
+    defines = splitDefines(library->defines());
+    runOpts.library = library.get();
+  }
   if (!parseDefines(defines, opts.defines, "-D"))
     return 1;
+  std::unique_ptr<tbb::global_control> threadLimit;
+  if (threads > 0)
+    threadLimit = std::make_unique<tbb::global_control>(
+        tbb::global_control::max_allowed_parallelism, size_t(threads));
+
   if (compile->parsed()) {
     static const std::map<std::string, Stage> stages = {
-        {"tokens", Stage::Tokens}, {"ast", Stage::AST}, {"ir", Stage::IR}, {"grad", Stage::Grad}};
+        {"tokens", Stage::Tokens}, {"ast", Stage::AST},   {"ir", Stage::IR},
+        {"grad", Stage::Grad},     {"plan", Stage::Plan}, {"halide", Stage::Plan},
+        {"header", Stage::Plan}};
     opts.optimize = !noOpt;
-    FrontendResult r = runFrontend(file, opts, stages.at(emit), true, std::cout, std::cerr);
-    return r.ok ? 0 : 1;
+    if (emit.empty() && output.empty())
+      emit = "ir";
+    bool printStage = !emit.empty() && emit != "halide" && emit != "header";
+    Stage stop = emit.empty() ? Stage::Plan : stages.at(emit);
+    FrontendResult r = runFrontend(file, opts, stop, printStage, std::cout, std::cerr);
+    if (!r.ok)
+      return 1;
+    if (emit == "halide")
+      return driver::printHalide(*r.compiled, target, std::cout, std::cerr);
+    if (emit == "header")
+      return driver::printHeader(*r.compiled, std::cout);
+    if (output.empty())
+      return 0;
+    if (!r.compiled) {
+      std::cerr << "cellc compile: error: -o needs the whole pipeline; drop --emit=" << emit
+                << "\n";
+      return 1;
+    }
+    std::string text;
+    dsl::readFile(file, text);
+    return driver::compileLibrary(*r.compiled, {output, target, text, joinDefines(defines)},
+                                  std::cout, std::cerr);
   }
-  FrontendResult r = runFrontend(file, opts, Stage::Grad, false, std::cout, std::cerr);
+  std::string label = library ? file + ":embedded.cell" : file;
+  FrontendResult r = runFrontend(label, opts, Stage::Grad, false, std::cout, std::cerr);
   if (!r.ok)
     return 1;
   if (run->parsed())

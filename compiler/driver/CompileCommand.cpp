@@ -1,0 +1,98 @@
+#include "compiler/driver/CompileCommand.h"
+
+#include "compiler/backend/HalideLowering.h"
+#include "compiler/backend/LibraryGen.h"
+
+#include <filesystem>
+#include <fstream>
+
+#ifndef CELLC_RUNTIME_INCLUDE_DIR
+#define CELLC_RUNTIME_INCLUDE_DIR "runtime"
+#endif
+#ifndef CELLC_HALIDE_INCLUDE_DIR
+#define CELLC_HALIDE_INCLUDE_DIR "/usr/include/halide14"
+#endif
+
+namespace cellc::driver {
+
+namespace fs = std::filesystem;
+
+static bool writeText(const fs::path &p, const std::string &text) {
+  std::ofstream o(p, std::ios::binary | std::ios::trunc);
+  o << text;
+  return bool(o.flush());
+}
+
+int compileLibrary(const CompiledCell &c, const LibraryOptions &opts, std::ostream &out,
+                   std::ostream &err) {
+  fs::path lib = fs::absolute(opts.output);
+  std::error_code ec;
+  fs::create_directories(lib.parent_path(), ec);
+  if (ec) {
+    err << "cellc compile: error: cannot create '" << lib.parent_path().string()
+        << "': " << ec.message() << "\n";
+    return 1;
+  }
+  // Intermediates go to a private directory beside the library, removed afterwards.
+  fs::path work = lib.parent_path() / ("." + lib.filename().string() + ".build");
+  fs::remove_all(work, ec);
+  fs::create_directories(work, ec);
+
+  backend::CompiledKernels kernels;
+  std::string error;
+  if (!backend::compileKernels(c.cell, c.grad, c.plan, {opts.target, work.string()}, kernels,
+                               error)) {
+    err << "cellc compile: error: " << error << "\n";
+    return 1;
+  }
+  fs::path glue = work / (c.cell.name + "_glue.cpp");
+  fs::path header = lib.parent_path() / (c.cell.name + ".h");
+  fs::path tmpLib = work / lib.filename();
+  if (!writeText(glue, backend::generateGlue(c.cell, c.plan, opts.sourceText, opts.defines))) {
+    err << "cellc compile: error: cannot write " << glue.string() << "\n";
+    return 1;
+  }
+  backend::LinkRequest link{glue.string(),
+                            kernels.objects,
+                            tmpLib.string(),
+                            {CELLC_RUNTIME_INCLUDE_DIR, CELLC_HALIDE_INCLUDE_DIR}};
+  if (!backend::linkLibrary(link, error)) {
+    err << "cellc compile: error: " << error << "\n";
+    return 1;
+  }
+  // Only a complete build replaces the outputs.
+  if (!writeText(work / header.filename(), backend::generateHeader(c.cell, c.plan))) {
+    err << "cellc compile: error: cannot write " << header.string() << "\n";
+    return 1;
+  }
+  fs::rename(tmpLib, lib, ec);
+  if (!ec)
+    fs::rename(work / header.filename(), header, ec);
+  if (ec) {
+    err << "cellc compile: error: cannot write " << lib.string() << ": " << ec.message() << "\n";
+    return 1;
+  }
+  if (!opts.keepIntermediates && !getenv("CELLC_KEEP"))
+    fs::remove_all(work, ec);
+  out << "cell " << c.cell.name << ": wrote " << lib.string() << " and " << header.string() << " ("
+      << c.plan.kernels.size() << " kernels, target " << opts.target << ")\n";
+  return 0;
+}
+
+int printHalide(const CompiledCell &c, const std::string &target, std::ostream &out,
+                std::ostream &err) {
+  std::string stmt, error;
+  if (!backend::lowerToStmt(c.cell, c.grad, c.plan, target, stmt, error)) {
+    err << "cellc compile: error: " << error << "\n";
+    return 1;
+  }
+  out << stmt;
+  return 0;
+}
+
+int printHeader(const CompiledCell &c, std::ostream &out) {
+  out << backend::generateHeader(c.cell, c.plan);
+  return 0;
+}
+
+} // namespace cellc::driver

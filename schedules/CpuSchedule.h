@@ -1,0 +1,28 @@
+// CPU schedules for the Funcs of a lowered kernel (x86-64 AVX2/AVX-512, any Halide CPU
+// target). The lowering (compiler/backend/HalideLowering) states the algorithm only and asks
+// here how to schedule each kind of stage.
+#pragma once
+
+#include <Halide.h>
+
+namespace cellc::schedules {
+
+struct CpuSchedule {
+  int vectorWidth; // floats per vector register of the target
+
+  explicit CpuSchedule(const Halide::Target &t) : vectorWidth(t.natural_vector_size<float>()) {}
+
+  /// A per-sample value f(i, n) stored for reuse by several consumers.
+  void pointwise(Halide::Func f, Halide::Var i, Halide::Var n) const;
+  /// A kernel output out(i, n) over the sample dimension n.
+  void output(Halide::Func out, Halide::Var i, Halide::Var n) const;
+  /// A GEMM y(i, n) = sum_r A(i, r) x(r, n), A contiguous in i (packed weights).
+  void gemm(Halide::Func y, Halide::Var i, Halide::Var n, Halide::RVar r) const;
+  /// A per-sample reduction s(n) = sum_r v(r, n).
+  void rowReduction(Halide::Func s, Halide::Var n) const;
+  /// A parameter gradient g(c, r) = sum_n a(r, n) b(c, n) (or a vector g(i) = sum_n v(i, n)).
+  void sampleReduction(Halide::Func g, Halide::Var inner, Halide::RVar rn, bool matrix,
+                       Halide::Var outer) const;
+};
+
+} // namespace cellc::schedules
