@@ -29,7 +29,10 @@ void CpuSchedule::gemm(Func y, Var i, Var n, RVar r) const {
       .parallel(tile);
 }
 
-void CpuSchedule::rowReduction(Func s, Var n) const { s.compute_root().parallel(n); }
+void CpuSchedule::rowReduction(Func s, Var n) const {
+  s.compute_root().parallel(n);
+  s.update().parallel(n);
+}
 
 void CpuSchedule::sampleReduction(Func g, Var inner, RVar rn, bool matrix, Var outer) const {
   g.compute_root();
