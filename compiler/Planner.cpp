@@ -11,15 +11,22 @@ using ir::Result;
 using ir::ValueId;
 
 const char *roleName(Role r) {
-  static const char *names[] = {"input",     "state",      "param",     "param_t",   "frontier",
-                                "saved",     "seed",       "carry",     "new_state", "output",
-                                "carry_out", "grad_input", "grad_param"};
+  static const char *names[] = {"input",    "state",     "param",      "param_t",   "param_p",
+                                "frontier", "saved",     "seed",       "carry",     "new_state",
+                                "output",   "carry_out", "grad_input", "grad_param"};
   return names[int(r)];
 }
 
 namespace {
 
-bool isInlineLeaf(Op op) { return op == Op::Const || op == Op::DimSize; }
+/// The role of operand `k` of `op` when it is a param: the matrix of a GEMM is packed.
+Role paramRole(Op op, size_t k) {
+  if (k == 0 && op == Op::MatVec)
+    return Role::ParamT;
+  if (k == 0 && op == Op::MatTVec)
+    return Role::ParamP;
+  return Role::Param;
+}
 
 /// Collects the arguments of one kernel without duplicates.
 class KernelBuilder {
@@ -51,7 +58,7 @@ private:
 std::string valueName(char prefix, ValueId v) { return prefix + std::to_string(v); }
 
 /// The role a leaf of the forward function has when a kernel reads it.
-void readForwardLeaf(KernelBuilder &k, const ir::Function &f, ValueId v, bool asMatrixOfMatVec) {
+void readForwardLeaf(KernelBuilder &k, const ir::Function &f, ValueId v, Role paramAs) {
   const Node &n = f[v];
   switch (n.op) {
   case Op::Input:
@@ -61,7 +68,7 @@ void readForwardLeaf(KernelBuilder &k, const ir::Function &f, ValueId v, bool as
     k.input(Role::State, n.name, v, n.type);
     break;
   case Op::Param:
-    k.input(asMatrixOfMatVec ? Role::ParamT : Role::Param, n.name, v, n.type);
+    k.input(paramAs, n.name, v, n.type);
     break;
   default:
     break;
@@ -81,7 +88,7 @@ public:
 private:
   void planForward(bool train);
   void planBackward();
-  void readBackwardLeaf(KernelBuilder &k, ValueId v, bool perSampleSeq);
+  void readBackwardLeaf(KernelBuilder &k, ValueId v, Role paramAs);
 
   const ir::Cell &cell_;
   const ir::Gradient &grad_;
@@ -120,7 +127,7 @@ void Planner::planForward(bool train) {
       continue;
     pre.compute(v);
     for (size_t k = 0; k < f[v].operands.size(); ++k)
-      readForwardLeaf(pre, f, f[v].operands[k], f[v].op == Op::MatVec && k == 0);
+      readForwardLeaf(pre, f, f[v].operands[k], paramRole(f[v].op, k));
     if (frontier.count(v)) {
       pre.output(Role::Frontier, valueName('f', v), v, f[v].type);
       preHasWork = true;
@@ -138,11 +145,11 @@ void Planner::planForward(bool train) {
     plan_.kernels.push_back(pre.take());
 
   KernelBuilder step("forward_step" + suffix, true, false);
-  auto readInStep = [&](ValueId o, bool matrixOfMatVec) {
+  auto readInStep = [&](ValueId o, Role paramAs) {
     if (timeParallel(o))
       step.input(Role::Frontier, valueName('f', o), o, f[o].type);
     else
-      readForwardLeaf(step, f, o, matrixOfMatVec);
+      readForwardLeaf(step, f, o, paramAs);
   };
   for (size_t i = 0; i < n; ++i) {
     ValueId v = ValueId(i);
@@ -150,10 +157,10 @@ void Planner::planForward(bool train) {
       continue;
     step.compute(v);
     for (size_t k = 0; k < f[v].operands.size(); ++k)
-      readInStep(f[v].operands[k], f[v].op == Op::MatVec && k == 0);
+      readInStep(f[v].operands[k], paramRole(f[v].op, k));
   }
   for (const Result &r : f.results) {
-    readInStep(r.value, false);
+    readInStep(r.value, Role::Param);
     step.output(r.kind == Result::Kind::NewState ? Role::NewState : Role::Output, r.name, r.value,
                 f[r.value].type);
   }
@@ -161,7 +168,7 @@ void Planner::planForward(bool train) {
     for (ValueId v : grad_.saved) {
       if (f[v].op == Op::Input || timeParallel(v))
         continue; // the backward reads inputs from the user; forward_pre saved the rest
-      readInStep(v, false);
+      readInStep(v, Role::Param);
       step.output(Role::Saved, valueName('s', v), v, f[v].type);
     }
   }
@@ -176,7 +183,7 @@ void Planner::planForward(bool train) {
   }
 }
 
-void Planner::readBackwardLeaf(KernelBuilder &k, ValueId v, bool matrixOfMatVec) {
+void Planner::readBackwardLeaf(KernelBuilder &k, ValueId v, Role paramAs) {
   const ir::Function &g = grad_.step;
   const Node &n = g[v];
   switch (n.op) {
@@ -192,7 +199,7 @@ void Planner::readBackwardLeaf(KernelBuilder &k, ValueId v, bool matrixOfMatVec)
     k.input(n.seedOfState ? Role::Carry : Role::SeedOutput, n.name, v, n.type);
     break;
   case Op::Param:
-    k.input(matrixOfMatVec ? Role::ParamT : Role::Param, n.name, v, n.type);
+    k.input(paramAs, n.name, v, n.type);
     break;
   default:
     break;
@@ -237,48 +244,48 @@ void Planner::planBackward() {
       frontier.insert(r.value);
 
   KernelBuilder step("backward_step", true, true);
-  auto readInStep = [&](ValueId o, bool matrixOfMatVec) {
+  auto readInStep = [&](ValueId o, Role paramAs) {
     if (ir::isLeaf(g[o].op))
-      readBackwardLeaf(step, o, matrixOfMatVec);
+      readBackwardLeaf(step, o, paramAs);
   };
   for (size_t i = 0; i < n; ++i) {
     if (!sequential[i] || ir::isLeaf(g[i].op))
       continue;
     step.compute(ValueId(i));
     for (size_t k = 0; k < g[i].operands.size(); ++k)
-      readInStep(g[i].operands[k], g[i].op == Op::MatVec && k == 0);
+      readInStep(g[i].operands[k], paramRole(g[i].op, k));
   }
   for (const Result &r : g.results) {
     if (r.kind != Result::Kind::GradState)
       continue;
-    readInStep(r.value, false);
+    readInStep(r.value, Role::Param);
     step.output(Role::CarryOut, r.name, r.value, g[r.value].type);
   }
   for (ValueId v : frontier) {
-    readInStep(v, false);
+    readInStep(v, Role::Param);
     step.output(Role::Frontier, valueName('g', v), v, g[v].type);
     plan_.frontiers.push_back({Role::Frontier, valueName('g', v), v, g[v].type});
   }
   plan_.kernels.push_back(step.take());
 
   KernelBuilder post("backward_post", false, true);
-  auto readInPost = [&](ValueId o, bool matrixOfMatVec) {
+  auto readInPost = [&](ValueId o, Role paramAs) {
     if (frontier.count(o))
       post.input(Role::Frontier, valueName('g', o), o, g[o].type);
     else if (ir::isLeaf(g[o].op))
-      readBackwardLeaf(post, o, matrixOfMatVec);
+      readBackwardLeaf(post, o, paramAs);
   };
   for (size_t i = 0; i < n; ++i) {
     if (!hoisted[i] || ir::isLeaf(g[i].op))
       continue;
     post.compute(ValueId(i));
     for (size_t k = 0; k < g[i].operands.size(); ++k)
-      readInPost(g[i].operands[k], g[i].op == Op::MatVec && k == 0);
+      readInPost(g[i].operands[k], paramRole(g[i].op, k));
   }
   for (const Result &r : g.results) {
     if (r.kind == Result::Kind::GradState)
       continue;
-    readInPost(r.value, false);
+    readInPost(r.value, Role::Param);
     post.output(r.kind == Result::Kind::GradInput ? Role::GradInput : Role::GradParam, r.name,
                 r.value, g[r.value].type);
   }

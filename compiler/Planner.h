@@ -25,7 +25,8 @@ enum class Role {
   Input,      // a user input sequence [T][B][n]
   State,      // forward: the previous state [B][n]
   Param,      // a param in its declared layout
-  ParamT,     // a matrix param packed transposed ([cols][rows]) for matvec
+  ParamT,     // a matrix param packed transposed ([cols][rows], rows padded) for matvec
+  ParamP,     // a matrix param packed as is ([rows][cols], cols padded) for matvec_t
   Frontier,   // a value passed between kernels, workspace [T][B][n]
   Saved,      // a forward value kept for backward, reserve [T][B][n]
   SeedOutput, // backward: the user's gradient of an output [T][B][n]

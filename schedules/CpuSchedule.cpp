@@ -12,21 +12,50 @@ void CpuSchedule::output(Func out, Var i, Var n) const {
   out.vectorize(i, vectorWidth, TailStrategy::GuardWithIf).parallel(n);
 }
 
-void CpuSchedule::gemm(Func y, Var i, Var n, RVar r) const {
-  // Blocks of 4 vectors of rows by 4 samples: each weight vector loaded once serves 4 samples,
-  // and the sum over r runs inside the block so the partial sums stay in cache.
+void CpuSchedule::gemm(Func y, Func prod, Var i, Var n, RVar r) const {
+  // Register blocking: a tile of 2 vectors of rows by `samples` samples of the result is
+  // accumulated in registers over the whole sum (2 weight loads and `samples` broadcasts feed
+  // 2 * samples FMAs per step of r). 8 samples fill 16 of AVX-512's 32 registers, 4 fill 8 of
+  // AVX2's 16. Tiles run in parallel, the samples of one row block next to each other so the
+  // block of packed weights (2 vectors x K floats) is reused from cache by every sample tile.
   Var io("io"), ii("ii"), no("no"), ni("ni"), tile("tile");
-  const int rows = 4 * vectorWidth, samples = 4;
-  y.compute_root();
-  y.vectorize(i, vectorWidth, TailStrategy::GuardWithIf);
-  y.update()
-      .split(i, io, ii, rows, TailStrategy::GuardWithIf)
-      .split(n, no, ni, samples, TailStrategy::GuardWithIf)
-      .reorder(ii, ni, r, io, no)
-      .vectorize(ii, vectorWidth, TailStrategy::GuardWithIf)
-      .unroll(ni)
-      .fuse(io, no, tile)
-      .parallel(tile);
+  const int rows = 2 * vectorWidth, samples = vectorWidth >= 16 ? 8 : 4;
+  // Tiles are whole (RoundUp): y is Halide's own buffer, rounded up to whole tiles, and what
+  // the accumulation reads stays in bounds because the packed weights are padded to 64 rows
+  // and the samples index is clamped (see HalideLowering).
+  y.compute_root()
+      .tile(i, n, io, no, ii, ni, rows, samples, TailStrategy::RoundUp)
+      .reorder(ii, ni, no, io)
+      .fuse(no, io, tile)
+      .parallel(tile)
+      .vectorize(ii, vectorWidth);
+  prod.compute_at(y, tile).vectorize(i, vectorWidth).unroll(i).unroll(n);
+  prod.update().reorder(i, n, r).vectorize(i, vectorWidth).unroll(i).unroll(n);
+}
+
+void CpuSchedule::chunkedGemm(Func acc, Func partial, Var c, Var r, Var ko, RVar ki,
+                              RVar rko) const {
+  // Chunks outermost (serial): within a chunk, the tiles of the result run in parallel, each
+  // accumulating its 2-vector by 8 (AVX-512; 4 on AVX2) block in registers over the chunk and
+  // adding it to the result in memory.
+  Var co("co"), ci("ci"), ro("ro"), ri("ri"), tile("tile");
+  const int cols = 2 * vectorWidth, rows = vectorWidth >= 16 ? 8 : 4;
+  acc.compute_root().vectorize(c, vectorWidth, TailStrategy::RoundUp);
+  acc.update()
+      .tile(c, r, co, ro, ci, ri, cols, rows, TailStrategy::RoundUp)
+      .reorder(ci, ri, ro, co, rko)
+      .fuse(ro, co, tile)
+      .parallel(tile)
+      .vectorize(ci, vectorWidth);
+  partial.compute_at(acc, tile).vectorize(c, vectorWidth).unroll(c).unroll(r);
+  partial.update().reorder(c, r, ki).vectorize(c, vectorWidth).unroll(c).unroll(r);
+  (void)ko;
+}
+
+void CpuSchedule::concat(Func f, Var n, const std::vector<RVar> &parts) const {
+  f.compute_root();
+  for (size_t k = 0; k < parts.size(); ++k)
+    f.update(int(k)).vectorize(parts[k], vectorWidth, TailStrategy::GuardWithIf).parallel(n);
 }
 
 void CpuSchedule::rowReduction(Func s, Var n) const {

@@ -16,8 +16,17 @@ struct CpuSchedule {
   void pointwise(Halide::Func f, Halide::Var i, Halide::Var n) const;
   /// A kernel output out(i, n) over the sample dimension n.
   void output(Halide::Func out, Halide::Var i, Halide::Var n) const;
-  /// A GEMM y(i, n) = sum_r A(i, r) x(r, n), A contiguous in i (packed weights).
-  void gemm(Halide::Func y, Halide::Var i, Halide::Var n, Halide::RVar r) const;
+  /// A GEMM y(i, n) = prod(i, n), prod(i, n) = sum_r A(i, r) x(r, n), A contiguous in i
+  /// (packed weights). `y` is the stored result, `prod` the accumulation.
+  void gemm(Halide::Func y, Halide::Func prod, Halide::Var i, Halide::Var n, Halide::RVar r) const;
+  /// Samples per chunk of a chunked GEMM (K-blocking over T*B): 256 samples of a 2-vector
+  /// column block and an 8-row block are 48 KB, which stays in L2 while tiles reuse it.
+  static constexpr int kSampleChunk = 256;
+  /// acc(c, r) = sum_ko partial(c, r, ko), partial a register-blocked GEMM over one chunk.
+  void chunkedGemm(Halide::Func acc, Halide::Func partial, Halide::Var c, Halide::Var r,
+                   Halide::Var ko, Halide::RVar ki, Halide::RVar rko) const;
+  /// A concatenation: update k writes part k's range over parts[k].
+  void concat(Halide::Func f, Halide::Var n, const std::vector<Halide::RVar> &parts) const;
   /// A per-sample reduction s(n) = sum_r v(r, n).
   void rowReduction(Halide::Func s, Halide::Var n) const;
   /// A parameter gradient g(c, r) = sum_n a(r, n) b(c, n) (or a vector g(i) = sum_n v(i, n)).

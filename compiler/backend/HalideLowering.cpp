@@ -26,7 +26,8 @@ struct LoweringError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool isPerSample(Role r) { return r != Role::Param && r != Role::ParamT && r != Role::GradParam; }
+bool isParam(Role r) { return r == Role::Param || r == Role::ParamT || r == Role::ParamP; }
+bool isPerSample(Role r) { return !isParam(r) && r != Role::GradParam; }
 
 /// Builds the Halide pipeline of one kernel: the algorithm only; schedules come from
 /// schedules/.
@@ -42,7 +43,11 @@ public:
 private:
   Expr size(const Size &s) const;
   Expr elem(ValueId v, Expr i, Expr n); // value v at element i of sample n (vectors, scalars)
-  Expr matElem(ValueId v, Expr col, Expr row, Expr n); // a per-sample matrix (outer products)
+  /// The outer products (row vector, column vector) whose sum a matrix gradient is.
+  void outerTerms(ValueId v, std::vector<std::pair<ValueId, ValueId>> &terms);
+  /// A matrix param's gradient: sum over samples of outer products, as one GEMM.
+  Func sampleGemm(const plan::Arg &a);
+  Func concat(ValueId v, Func f);
   Func define(ValueId v);
   Expr pointwise(const Node &nd, Expr i, Expr n);
   void bindInput(const plan::Arg &a);
@@ -55,9 +60,11 @@ private:
   std::map<std::string, Param<int32_t>> dims_;
   Param<int32_t> samples_{"samples"};
   std::vector<Argument> args_;
-  std::map<ValueId, Func> funcs_;          // per-sample values
-  std::map<ValueId, ImageParam> paramOf_;  // param leaves (declared layout)
-  std::map<ValueId, ImageParam> paramTOf_; // param leaves (packed transposed)
+  std::map<ValueId, Func> funcs_;         // per-sample values
+  std::map<ValueId, ImageParam> paramOf_; // param leaves (declared layout)
+  // Param leaves packed for GEMMs (param_t, param_p): their rows are padded to a multiple of
+  // 64 with zeros, so full register tiles never read past them.
+  std::map<std::pair<ValueId, Role>, ImageParam> packedOf_;
   std::map<ValueId, int> uses_;
 };
 
@@ -70,10 +77,13 @@ Expr KernelLowering::size(const Size &s) const {
 
 void KernelLowering::bindInput(const plan::Arg &a) {
   const ir::Type &t = a.type;
-  if (a.role == Role::Param || a.role == Role::ParamT) {
-    ImageParam p(Float(32), t.rank, (a.role == Role::ParamT ? "pT_" : "p_") + a.name);
+  if (isParam(a.role)) {
+    ImageParam p(Float(32), t.rank, std::string(plan::roleName(a.role)) + "_" + a.name);
     p.set_host_alignment(4); // caller memory: only float alignment is promised
-    (a.role == Role::ParamT ? paramTOf_ : paramOf_).emplace(a.node, p);
+    if (a.role == Role::Param)
+      paramOf_.emplace(a.node, p);
+    else
+      packedOf_.emplace(std::make_pair(a.node, a.role), p);
     args_.push_back(p);
     return;
   }
@@ -102,18 +112,78 @@ Expr KernelLowering::elem(ValueId v, Expr i, Expr n) {
   return nd.type.rank == 0 ? f(n) : f(i, n);
 }
 
-Expr KernelLowering::matElem(ValueId v, Expr col, Expr row, Expr n) {
+void KernelLowering::outerTerms(ValueId v, std::vector<std::pair<ValueId, ValueId>> &terms) {
   const Node &nd = f_[v];
   switch (nd.op) {
-  case Op::Const:
-    return Expr(float(nd.value));
-  case Op::Outer: // (a (x) b)[row, col] = a[row] b[col]
-    return elem(nd.operands[0], row, n) * elem(nd.operands[1], col, n);
+  case Op::Const: // no gradient flows: a zero matrix
+    if (nd.value != 0)
+      throw LoweringError("a nonzero constant matrix cannot be lowered");
+    return;
+  case Op::Outer:
+    terms.push_back({nd.operands[0], nd.operands[1]});
+    return;
   case Op::Add:
-    return matElem(nd.operands[0], col, row, n) + matElem(nd.operands[1], col, row, n);
+    outerTerms(nd.operands[0], terms);
+    outerTerms(nd.operands[1], terms);
+    return;
   default:
     throw LoweringError(std::string("a matrix-valued ") + ir::opName(nd.op) + " cannot be lowered");
   }
+}
+
+Func KernelLowering::sampleGemm(const plan::Arg &a) {
+  // g(c, r) = sum_n sum_k a_k(r, n) b_k(c, n). The column vectors b_k are staged, padded with
+  // zeros to whole register tiles, so the GEMM reads them contiguously along c; the row
+  // index is clamped like the samples of a forward GEMM.
+  // The samples are taken in chunks (K-blocking): a chunk's slice of the operands stays in
+  // cache while every tile of the result accumulates it. Staged operands are zero past the
+  // last sample, so the last chunk may run over.
+  std::vector<std::pair<ValueId, ValueId>> terms;
+  outerTerms(a.node, terms);
+  Func acc("sum_" + a.name);
+  if (terms.empty()) {
+    acc(c_, i_) = 0.0f;
+    acc.compute_root();
+    return acc;
+  }
+  Expr rows = size(a.type.rows), cols = size(a.type.cols);
+  const int chunk = schedules::CpuSchedule::kSampleChunk;
+  Var ko("ko");
+  RDom ki(0, chunk, "ki");
+  RDom rko(0, (samples_ + chunk - 1) / chunk, "rko");
+  Expr sample = ko * chunk + ki;
+  Func partial("sum_" + a.name + "_chunk");
+  Expr sum = 0.0f;
+  for (auto &[rowVec, colVec] : terms) {
+    Func padded("pad_" + a.name + "_v" + std::to_string(colVec));
+    padded(c_, n_) = select(c_ < cols && n_ < samples_,
+                            elem(colVec, clamp(c_, 0, cols - 1), min(n_, samples_ - 1)), 0.0f);
+    sched_.pointwise(padded, c_, n_);
+    sum = sum + padded(c_, sample) * elem(rowVec, min(i_, rows - 1), min(sample, samples_ - 1));
+  }
+  partial(c_, i_, ko) = 0.0f;
+  partial(c_, i_, ko) += sum;
+  acc(c_, i_) = 0.0f;
+  acc(c_, i_) += partial(c_, i_, rko);
+  sched_.chunkedGemm(acc, partial, c_, i_, ko, ki.x, rko.x);
+  return acc;
+}
+
+Func KernelLowering::concat(ValueId v, Func f) {
+  // Each part is written into its own range by an update: no element evaluates the others.
+  const Node &nd = f_[v];
+  f(i_, n_) = undef<float>();
+  Expr at = 0;
+  std::vector<RVar> parts;
+  for (ValueId part : nd.operands) {
+    Expr len = size(f_[part].type.rows);
+    RDom r(0, len, "r");
+    f(r + at, n_) = elem(part, r, n_);
+    parts.push_back(r.x);
+    at = at + len;
+  }
+  sched_.concat(f, n_, parts);
+  return f;
 }
 
 Expr KernelLowering::pointwise(const Node &nd, Expr i, Expr n) {
@@ -165,22 +235,6 @@ Expr KernelLowering::pointwise(const Node &nd, Expr i, Expr n) {
     return elem(nd.operands[0], i + size(nd.lo), n);
   case Op::Broadcast:
     return elem(nd.operands[0], 0, n);
-  case Op::Concat: {
-    // Clamped reads keep every branch in bounds; select picks the right part.
-    Expr at = 0, result;
-    std::vector<Expr> begins;
-    for (ValueId part : nd.operands) {
-      begins.push_back(at);
-      at = at + size(f_[part].type.rows);
-    }
-    result = elem(nd.operands.back(),
-                  clamp(i - begins.back(), 0, size(f_[nd.operands.back()].type.rows) - 1), n);
-    for (int k = int(nd.operands.size()) - 2; k >= 0; --k) {
-      Expr local = clamp(i - begins[k], 0, size(f_[nd.operands[k]].type.rows) - 1);
-      result = select(i < begins[k + 1], elem(nd.operands[k], local, n), result);
-    }
-    return result;
-  }
   default:
     throw LoweringError(std::string("cannot lower ") + ir::opName(nd.op) + " pointwise");
   }
@@ -191,22 +245,21 @@ Func KernelLowering::define(ValueId v) {
   Func f("v" + std::to_string(v) + "_" + ir::opName(nd.op));
   funcs_.emplace(v, f);
   switch (nd.op) {
-  case Op::MatVec: { // y(i, n) = sum_r W^T(i, r) x(r, n)
-    const ImageParam &wT = paramTOf_.at(nd.operands[0]);
-    RDom r(0, size(f_[nd.operands[1]].type.rows), "r");
-    f(i_, n_) = 0.0f;
-    f(i_, n_) += wT(i_, r) * elem(nd.operands[1], r, n_);
-    sched_.gemm(f, i_, n_, r.x);
-    return f;
-  }
+  case Op::MatVec:    // y(i, n) = sum_r W^T(i, r) x(r, n)
   case Op::MatTVec: { // y(j, n) = sum_r W(j, r) x(r, n)  (W's rows are r, its columns j)
-    const ImageParam &w = paramOf_.at(nd.operands[0]);
+    Role packing = nd.op == Op::MatVec ? Role::ParamT : Role::ParamP;
+    const ImageParam &a = packedOf_.at({nd.operands[0], packing});
     RDom r(0, size(f_[nd.operands[1]].type.rows), "r");
-    f(i_, n_) = 0.0f;
-    f(i_, n_) += w(i_, r) * elem(nd.operands[1], r, n_);
-    sched_.gemm(f, i_, n_, r.x);
+    Func prod(f.name() + "_acc");
+    prod(i_, n_) = 0.0f;
+    // Register tiles cover whole blocks of samples; the last block re-reads the last sample.
+    prod(i_, n_) += a(i_, r) * elem(nd.operands[1], r, min(n_, samples_ - 1));
+    f(i_, n_) = prod(i_, n_);
+    sched_.gemm(f, prod, i_, n_, r.x);
     return f;
   }
+  case Op::Concat:
+    return concat(v, f);
   case Op::Sum: {
     RDom r(0, size(f_[nd.operands[0]].type.rows), "r");
     f(n_) = 0.0f;
@@ -221,8 +274,8 @@ Func KernelLowering::define(ValueId v) {
     f(n_) = pointwise(nd, 0, n_);
   } else {
     f(i_, n_) = pointwise(nd, i_, n_);
-    // Stored once when read several times (or when a select would re-evaluate it).
-    if (uses_[v] > 1 || nd.op == Op::Concat)
+    // Stored once when read several times (by other nodes or by the kernel's outputs).
+    if (uses_[v] > 1)
       sched_.pointwise(f, i_, n_);
   }
   return f;
@@ -234,9 +287,12 @@ Pipeline KernelLowering::build() {
     args_.push_back(dims_.at(d));
   }
   args_.push_back(samples_);
-  for (const Node &nd : f_.nodes)
-    for (ValueId o : nd.operands)
+  // Uses within this kernel decide what is stored once rather than recomputed.
+  for (ValueId v : k_.computes)
+    for (ValueId o : f_[v].operands)
       ++uses_[o];
+  for (const plan::Arg &a : k_.outputs)
+    ++uses_[a.node];
   for (const plan::Arg &a : k_.inputs)
     bindInput(a);
 
@@ -257,9 +313,7 @@ Pipeline KernelLowering::build() {
       const ir::Type &t = a.type;
       Func acc("sum_" + a.name);
       if (t.rank == 2) {
-        acc(c_, i_) = 0.0f;
-        acc(c_, i_) += matElem(a.node, c_, i_, rn);
-        sched_.sampleReduction(acc, c_, rn.x, true, i_);
+        acc = sampleGemm(a);
         out(c_, i_) = acc(c_, i_);
         sched_.output(out, c_, i_);
       } else if (t.rank == 1) {

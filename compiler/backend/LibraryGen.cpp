@@ -91,21 +91,39 @@ private:
   const plan::Plan &p_;
   Signature sig_;
   std::ostringstream o_;
-  std::map<std::string, ir::Type> paramT_; // params used packed transposed
+  void packParams(bool backward);
+
+  /// A matrix param packed for GEMMs: "pT_W" (transposed) or "pP_W" (padded).
+  struct Packed {
+    Role role;
+    std::string param;
+    ir::Type type;
+    bool forward = false, backward = false; // which direction's kernels read it
+  };
+  std::map<std::string, Packed> packed_;
 };
+
+std::string packedSlot(const plan::Arg &a) {
+  return (a.role == Role::ParamT ? "pT_" : "pP_") + a.name;
+}
 
 void GlueWriter::layout() {
   for (auto &k : p_.kernels)
     for (auto &a : k.inputs)
-      if (a.role == Role::ParamT)
-        paramT_[a.name] = a.type;
+      if (a.role == Role::ParamT || a.role == Role::ParamP) {
+        Packed &p = packed_[packedSlot(a)];
+        p.role = a.role;
+        p.param = a.name;
+        p.type = a.type;
+        (k.backward ? p.backward : p.forward) = true;
+      }
   o_ << "namespace {\n\n// Offsets (in floats) of every buffer in the workspace and reserve.\n"
      << "struct Layout {\n  int64_t T = 0, B = 0, TB = 0;\n";
   for (auto &d : c_.dims)
     o_ << "  int64_t d_" << d << " = 0;\n";
   o_ << "  int64_t workspace = 0, reserve = 0;\n";
-  for (auto &[name, t] : paramT_)
-    o_ << "  int64_t pT_" << name << " = 0;\n";
+  for (auto &[slot, p] : packed_)
+    o_ << "  int64_t " << slot << " = 0;\n";
   for (auto &f : p_.frontiers)
     o_ << "  int64_t " << f.name << " = 0;\n";
   for (auto &s : c_.states)
@@ -134,8 +152,11 @@ void GlueWriter::layout() {
      << "  int64_t at = 0;\n"
      << "  auto slot = [&](int64_t elems) { ok = ok && fits(elems); int64_t o = at; at = "
         "ck.add(at, elems); return o; };\n";
-  for (auto &[name, t] : paramT_)
-    o_ << "  L.pT_" << name << " = slot(" << elemsC(t) << ");\n";
+  for (auto &[slot, p] : packed_) {
+    bool t = p.role == Role::ParamT;
+    o_ << "  L." << slot << " = slot(ck.mul(" << sizeC(t ? p.type.cols : p.type.rows)
+       << ", cellrt::padded(" << sizeC(t ? p.type.rows : p.type.cols) << ")));\n";
+  }
   for (auto &f : p_.frontiers)
     o_ << "  L." << f.name << " = slot(ck.mul(L.TB, " << lenC(f.type) << "));\n";
   for (auto &s : c_.states)
@@ -185,7 +206,8 @@ std::string GlueWriter::argPointer(const plan::Arg &a, bool backward, bool perSt
   case Role::Param:
     return "in[" + std::to_string(in.at("param " + a.name)) + "]";
   case Role::ParamT:
-    return "ws + L.pT_" + a.name;
+  case Role::ParamP:
+    return "ws + L." + packedSlot(a);
   case Role::State:
     return "ws + L.state_" + a.name + "[cur]";
   case Role::NewState:
@@ -225,9 +247,12 @@ void GlueWriter::kernelCall(const plan::Kernel &k, bool backward) {
       o_ << "      b[" << i << "].tensor(" << ptr << ", " << t.rank << ", "
          << (t.rank >= 1 ? sizeC(t.rows) : "1") << ", " << (t.rank == 2 ? sizeC(t.cols) : "1")
          << ");\n";
-    } else if (a.role == Role::ParamT) { // [cols][rows]
-      o_ << "      b[" << i << "].tensor(" << ptr << ", 2, " << sizeC(a.type.cols) << ", "
-         << sizeC(a.type.rows) << ");\n";
+    } else if (a.role == Role::ParamT) { // [cols][padded rows]
+      o_ << "      b[" << i << "].tensor(" << ptr << ", 2, " << sizeC(a.type.cols)
+         << ", cellrt::padded(" << sizeC(a.type.rows) << "));\n";
+    } else if (a.role == Role::ParamP) { // [rows][padded cols]
+      o_ << "      b[" << i << "].tensor(" << ptr << ", 2, " << sizeC(a.type.rows)
+         << ", cellrt::padded(" << sizeC(a.type.cols) << "));\n";
     } else {
       o_ << "      b[" << i << "].samples(" << ptr << ", " << lenC(a.type) << ", "
          << (k.perStep ? "L.B" : "L.TB") << ");\n";
@@ -248,6 +273,17 @@ const plan::Kernel *find(const plan::Plan &p, const std::string &name) {
     if (k.name == name)
       return &k;
   return nullptr;
+}
+
+void GlueWriter::packParams(bool backward) {
+  for (auto &[slot, p] : packed_) {
+    if (!(backward ? p.backward : p.forward))
+      continue;
+    int idx = (backward ? sig_.bwdIn : sig_.fwdIn).at("param " + p.param);
+    o_ << "  cellrt::" << (p.role == Role::ParamT ? "packTransposed" : "packPadded") << "(in["
+       << idx << "], " << sizeC(p.type.rows) << ", " << sizeC(p.type.cols) << ", ws + L." << slot
+       << ");\n";
+  }
 }
 
 void GlueWriter::forward() {
@@ -276,9 +312,7 @@ void GlueWriter::forward() {
      << "  cellrt::setUpHalideRuntime();\n  cellrt::Checked ck;\n"
      << "  float *ws = static_cast<float *>(workspace);\n"
      << "  float *rs = static_cast<float *>(reserve);\n  (void)rs;\n  int cur = 0;\n";
-  for (auto &[name, t] : paramT_)
-    o_ << "  cellrt::packTransposed(in[" << sig_.fwdIn.at("param " + name) << "], " << sizeC(t.rows)
-       << ", " << sizeC(t.cols) << ", ws + L.pT_" << name << ");\n";
+  packParams(false);
   for (auto &s : c_.states) {
     int idx = sig_.fwdIn.at("init " + s.name);
     o_ << "  if (in[" << idx << "])\n    std::memcpy(ws + L.state_" << s.name << "[0], in[" << idx
@@ -332,9 +366,7 @@ void GlueWriter::backward() {
      << "  cellrt::setUpHalideRuntime();\n  cellrt::Checked ck;\n"
      << "  float *ws = static_cast<float *>(workspace);\n"
      << "  const float *rs = static_cast<const float *>(reserve);\n  (void)rs;\n  int cur = 0;\n";
-  for (auto &[name, t] : paramT_)
-    o_ << "  cellrt::packTransposed(in[" << sig_.bwdIn.at("param " + name) << "], " << sizeC(t.rows)
-       << ", " << sizeC(t.cols) << ", ws + L.pT_" << name << ");\n";
+  packParams(true);
   for (auto &s : c_.states) {
     int idx = sig_.bwdIn.at("final " + s.name);
     o_ << "  if (in[" << idx << "])\n    std::memcpy(ws + L.carry_" << s.name << "[0], in[" << idx

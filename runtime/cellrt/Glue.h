@@ -85,11 +85,29 @@ private:
   }
 };
 
-/// dst[c][r] = src[r][c]: a matrix packed transposed so that GEMMs read it contiguously.
+/// GEMM kernels read packed matrices in whole register tiles: rows are padded with zeros to
+/// a multiple of this many floats.
+constexpr int64_t kPackPadding = 64;
+inline int64_t padded(int64_t n) { return (n + kPackPadding - 1) / kPackPadding * kPackPadding; }
+
+/// dst[c][r] = src[r][c] with rows padded: what `W @ x` reads contiguously along r.
 inline void packTransposed(const float *src, int64_t rows, int64_t cols, float *dst) {
+  const int64_t stride = padded(rows);
+  tbb::parallel_for(int64_t(0), cols, [&](int64_t c) {
+    for (int64_t r = 0; r < rows; ++r)
+      dst[c * stride + r] = src[r * cols + c];
+    for (int64_t r = rows; r < stride; ++r)
+      dst[c * stride + r] = 0.0f;
+  });
+}
+
+/// dst[r][c] = src[r][c] with columns padded: what `W^T @ x` reads contiguously along c.
+inline void packPadded(const float *src, int64_t rows, int64_t cols, float *dst) {
+  const int64_t stride = padded(cols);
   tbb::parallel_for(int64_t(0), rows, [&](int64_t r) {
-    for (int64_t c = 0; c < cols; ++c)
-      dst[c * rows + r] = src[r * cols + c];
+    std::memcpy(dst + r * stride, src + r * cols, size_t(cols) * sizeof(float));
+    for (int64_t c = cols; c < stride; ++c)
+      dst[r * stride + c] = 0.0f;
   });
 }
 
