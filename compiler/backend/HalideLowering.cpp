@@ -159,7 +159,10 @@ Func KernelLowering::sampleGemm(const plan::Arg &a) {
     padded(c_, n_) = select(c_ < cols && n_ < samples_,
                             elem(colVec, clamp(c_, 0, cols - 1), min(n_, samples_ - 1)), 0.0f);
     sched_.pointwise(padded, c_, n_);
-    sum = sum + padded(c_, sample) * elem(rowVec, min(i_, rows - 1), min(sample, samples_ - 1));
+    Func rowStaged("row_" + a.name + "_v" + std::to_string(rowVec));
+    rowStaged(i_, n_) = elem(rowVec, min(i_, rows - 1), min(n_, samples_ - 1));
+    sched_.pointwise(rowStaged, i_, n_);
+    sum = sum + padded(c_, sample) * rowStaged(i_, sample);
   }
   partial(c_, i_, ko) = 0.0f;
   partial(c_, i_, ko) += sum;
@@ -193,8 +196,11 @@ Expr KernelLowering::pointwise(const Node &nd, Expr i, Expr n) {
     return -a(0);
   case Op::Sigmoid:
     return 1.0f / (1.0f + exp(-a(0)));
-  case Op::Tanh:
-    return tanh(a(0));
+  case Op::Tanh: { // (1 - e^-2|x|) / (1 + e^-2|x|) with the sign of x: vectorizes (tanhf
+                   // does not), and cannot overflow
+    Expr x = a(0), t = exp(-2.0f * abs(x)), r = (1.0f - t) / (1.0f + t);
+    return select(x < 0.0f, -r, r);
+  }
   case Op::Relu:
     return max(a(0), 0.0f);
   case Op::Exp:
@@ -250,10 +256,13 @@ Func KernelLowering::define(ValueId v) {
     Role packing = nd.op == Op::MatVec ? Role::ParamT : Role::ParamP;
     const ImageParam &a = packedOf_.at({nd.operands[0], packing});
     RDom r(0, size(f_[nd.operands[1]].type.rows), "r");
-    Func prod(f.name() + "_acc");
+    Func prod(f.name() + "_acc"), x(f.name() + "_x");
+    // The vector operand is staged over whole blocks of samples (the last block repeats the
+    // last sample), so the register tiles read it without bounds arithmetic.
+    x(i_, n_) = elem(nd.operands[1], i_, min(n_, samples_ - 1));
+    sched_.pointwise(x, i_, n_);
     prod(i_, n_) = 0.0f;
-    // Register tiles cover whole blocks of samples; the last block re-reads the last sample.
-    prod(i_, n_) += a(i_, r) * elem(nd.operands[1], r, min(n_, samples_ - 1));
+    prod(i_, n_) += a(i_, r) * x(r, n_);
     f(i_, n_) = prod(i_, n_);
     sched_.gemm(f, prod, i_, n_, r.x);
     return f;
