@@ -351,7 +351,9 @@ void GlueWriter::backward() {
   for (auto &[key, idx] : sig_.bwdIn)
     if (key.rfind("final ", 0) != 0)
       o_ << "  if (!in[" << idx << "])\n    return cellrt::fail(cellrt::kNullPointer, \"" << c_.name
-         << "_backward: " << key << " is NULL\");\n";
+         << "_backward: "
+         << (key.rfind("seed ", 0) == 0 ? "gradient of output " + key.substr(5) : key)
+         << " is NULL\");\n";
   for (auto &[key, idx] : sig_.bwdOut)
     o_ << "  if (!out[" << idx << "])\n    return cellrt::fail(cellrt::kNullPointer, \"" << c_.name
        << "_backward: gradient of " << key << " is NULL\");\n";
