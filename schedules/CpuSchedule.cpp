@@ -19,7 +19,7 @@ void CpuSchedule::gemm(Func y, Func prod, Var i, Var n, RVar r) const {
   // AVX2's 16. Tiles run in parallel, the samples of one row block next to each other so the
   // block of packed weights (2 vectors x K floats) is reused from cache by every sample tile.
   Var io("io"), ii("ii"), no("no"), ni("ni"), tile("tile");
-  const int rows = 2 * vectorWidth, samples = vectorWidth >= 16 ? 8 : 4;
+  const int rows = gemmRows(), samples = vectorWidth >= 16 ? 8 : 4;
   // Tiles are whole (RoundUp): y is Halide's own buffer, rounded up to whole tiles, and what
   // the accumulation reads stays in bounds because the packed weights are padded to 64 rows
   // and the samples index is clamped (see HalideLowering).

@@ -12,6 +12,8 @@ struct CpuSchedule {
 
   explicit CpuSchedule(const Halide::Target &t) : vectorWidth(t.natural_vector_size<float>()) {}
 
+  /// Rows of a GEMM register tile: also the panel width of packed matrices.
+  int gemmRows() const { return 2 * vectorWidth; }
   /// A per-sample value f(i, n) stored for reuse by several consumers.
   void pointwise(Halide::Func f, Halide::Var i, Halide::Var n) const;
   /// A kernel output out(i, n) over the sample dimension n.

@@ -48,6 +48,9 @@ private:
   /// A matrix param's gradient: sum over samples of outer products, as one GEMM.
   Func sampleGemm(const plan::Arg &a);
   Func concat(ValueId v, Func f);
+  /// Value v over whole register tiles: indices past its length or past the last sample read
+  /// the last element or sample. Stored once per kernel, shared by every GEMM that reads v.
+  Func staged(ValueId v);
   Func define(ValueId v);
   Expr pointwise(const Node &nd, Expr i, Expr n);
   void bindInput(const plan::Arg &a);
@@ -66,6 +69,7 @@ private:
   // 64 with zeros, so full register tiles never read past them.
   std::map<std::pair<ValueId, Role>, ImageParam> packedOf_;
   std::map<ValueId, int> uses_;
+  std::map<ValueId, Func> staged_;
 };
 
 Expr KernelLowering::size(const Size &s) const {
@@ -78,7 +82,9 @@ Expr KernelLowering::size(const Size &s) const {
 void KernelLowering::bindInput(const plan::Arg &a) {
   const ir::Type &t = a.type;
   if (isParam(a.role)) {
-    ImageParam p(Float(32), t.rank, std::string(plan::roleName(a.role)) + "_" + a.name);
+    // Packed matrices are 2-D, padded along the GEMM's rows; see cellrt::packPadded.
+    int rank = a.role == Role::Param ? t.rank : 2;
+    ImageParam p(Float(32), rank, std::string(plan::roleName(a.role)) + "_" + a.name);
     p.set_host_alignment(4); // caller memory: only float alignment is promised
     if (a.role == Role::Param)
       paramOf_.emplace(a.node, p);
@@ -159,10 +165,7 @@ Func KernelLowering::sampleGemm(const plan::Arg &a) {
     padded(c_, n_) = select(c_ < cols && n_ < samples_,
                             elem(colVec, clamp(c_, 0, cols - 1), min(n_, samples_ - 1)), 0.0f);
     sched_.pointwise(padded, c_, n_);
-    Func rowStaged("row_" + a.name + "_v" + std::to_string(rowVec));
-    rowStaged(i_, n_) = elem(rowVec, min(i_, rows - 1), min(n_, samples_ - 1));
-    sched_.pointwise(rowStaged, i_, n_);
-    sum = sum + padded(c_, sample) * rowStaged(i_, sample);
+    sum = sum + padded(c_, sample) * staged(rowVec)(i_, sample);
   }
   partial(c_, i_, ko) = 0.0f;
   partial(c_, i_, ko) += sum;
@@ -170,6 +173,18 @@ Func KernelLowering::sampleGemm(const plan::Arg &a) {
   acc(c_, i_) += partial(c_, i_, rko);
   sched_.chunkedGemm(acc, partial, c_, i_, ko, ki.x, rko.x);
   return acc;
+}
+
+Func KernelLowering::staged(ValueId v) {
+  auto it = staged_.find(v);
+  if (it != staged_.end())
+    return it->second;
+  Func s("staged_v" + std::to_string(v));
+  Expr len = size(f_[v].type.rows);
+  s(i_, n_) = elem(v, min(i_, len - 1), min(n_, samples_ - 1));
+  sched_.pointwise(s, i_, n_);
+  staged_.emplace(v, s);
+  return s;
 }
 
 Func KernelLowering::concat(ValueId v, Func f) {
@@ -256,11 +271,9 @@ Func KernelLowering::define(ValueId v) {
     Role packing = nd.op == Op::MatVec ? Role::ParamT : Role::ParamP;
     const ImageParam &a = packedOf_.at({nd.operands[0], packing});
     RDom r(0, size(f_[nd.operands[1]].type.rows), "r");
-    Func prod(f.name() + "_acc"), x(f.name() + "_x");
-    // The vector operand is staged over whole blocks of samples (the last block repeats the
-    // last sample), so the register tiles read it without bounds arithmetic.
-    x(i_, n_) = elem(nd.operands[1], i_, min(n_, samples_ - 1));
-    sched_.pointwise(x, i_, n_);
+    Func prod(f.name() + "_acc"), x = staged(nd.operands[1]);
+    // The vector operand is staged over whole blocks of samples, so the register tiles read
+    // it without bounds arithmetic.
     prod(i_, n_) = 0.0f;
     prod(i_, n_) += a(i_, r) * x(r, n_);
     f(i_, n_) = prod(i_, n_);

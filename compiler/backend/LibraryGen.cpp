@@ -153,9 +153,9 @@ void GlueWriter::layout() {
      << "  auto slot = [&](int64_t elems) { ok = ok && fits(elems); int64_t o = at; at = "
         "ck.add(at, elems); return o; };\n";
   for (auto &[slot, p] : packed_) {
-    bool t = p.role == Role::ParamT;
-    o_ << "  L." << slot << " = slot(ck.mul(" << sizeC(t ? p.type.cols : p.type.rows)
-       << ", cellrt::padded(" << sizeC(t ? p.type.rows : p.type.cols) << ")));\n";
+    bool forMatVec = p.role == Role::ParamT; // else for matvec_t: M and K swap
+    o_ << "  L." << slot << " = slot(ck.mul(" << sizeC(forMatVec ? p.type.cols : p.type.rows)
+       << ", cellrt::padded(" << sizeC(forMatVec ? p.type.rows : p.type.cols) << ")));\n";
   }
   for (auto &f : p_.frontiers)
     o_ << "  L." << f.name << " = slot(ck.mul(L.TB, " << lenC(f.type) << "));\n";
@@ -247,12 +247,12 @@ void GlueWriter::kernelCall(const plan::Kernel &k, bool backward) {
       o_ << "      b[" << i << "].tensor(" << ptr << ", " << t.rank << ", "
          << (t.rank >= 1 ? sizeC(t.rows) : "1") << ", " << (t.rank == 2 ? sizeC(t.cols) : "1")
          << ");\n";
-    } else if (a.role == Role::ParamT) { // [cols][padded rows]
-      o_ << "      b[" << i << "].tensor(" << ptr << ", 2, " << sizeC(a.type.cols)
-         << ", cellrt::padded(" << sizeC(a.type.rows) << "));\n";
-    } else if (a.role == Role::ParamP) { // [rows][padded cols]
-      o_ << "      b[" << i << "].tensor(" << ptr << ", 2, " << sizeC(a.type.rows)
-         << ", cellrt::padded(" << sizeC(a.type.cols) << "));\n";
+    } else if (a.role == Role::ParamT || a.role == Role::ParamP) { // [K][padded M]
+      bool forMatVec = a.role == Role::ParamT;
+      std::string M = sizeC(forMatVec ? a.type.rows : a.type.cols);
+      std::string K = sizeC(forMatVec ? a.type.cols : a.type.rows);
+      o_ << "      b[" << i << "].tensor(" << ptr << ", 2, " << K << ", cellrt::padded(" << M
+         << "));\n";
     } else {
       o_ << "      b[" << i << "].samples(" << ptr << ", " << lenC(a.type) << ", "
          << (k.perStep ? "L.B" : "L.TB") << ");\n";
@@ -280,9 +280,9 @@ void GlueWriter::packParams(bool backward) {
     if (!(backward ? p.backward : p.forward))
       continue;
     int idx = (backward ? sig_.bwdIn : sig_.fwdIn).at("param " + p.param);
-    o_ << "  cellrt::" << (p.role == Role::ParamT ? "packTransposed" : "packPadded") << "(in["
-       << idx << "], " << sizeC(p.type.rows) << ", " << sizeC(p.type.cols) << ", ws + L." << slot
-       << ");\n";
+    o_ << "  cellrt::packPadded(in[" << idx << "], " << sizeC(p.type.rows) << ", "
+       << sizeC(p.type.cols) << ", " << (p.role == Role::ParamT ? "true" : "false") << ", ws + L."
+       << slot << ");\n";
   }
 }
 

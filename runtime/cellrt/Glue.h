@@ -9,8 +9,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace cellrt {
 
@@ -90,24 +93,21 @@ private:
 constexpr int64_t kPackPadding = 64;
 inline int64_t padded(int64_t n) { return (n + kPackPadding - 1) / kPackPadding * kPackPadding; }
 
-/// dst[c][r] = src[r][c] with rows padded: what `W @ x` reads contiguously along r.
-inline void packTransposed(const float *src, int64_t rows, int64_t cols, float *dst) {
-  const int64_t stride = padded(rows);
-  tbb::parallel_for(int64_t(0), cols, [&](int64_t c) {
-    for (int64_t r = 0; r < rows; ++r)
-      dst[c * stride + r] = src[r * cols + c];
-    for (int64_t r = rows; r < stride; ++r)
-      dst[c * stride + r] = 0.0f;
-  });
-}
-
-/// dst[r][c] = src[r][c] with columns padded: what `W^T @ x` reads contiguously along c.
-inline void packPadded(const float *src, int64_t rows, int64_t cols, float *dst) {
-  const int64_t stride = padded(cols);
-  tbb::parallel_for(int64_t(0), rows, [&](int64_t r) {
-    std::memcpy(dst + r * stride, src + r * cols, size_t(cols) * sizeof(float));
-    for (int64_t c = cols; c < stride; ++c)
-      dst[r * stride + c] = 0.0f;
+/// Packs the matrix operand A of a GEMM y(i) = sum_k A(i, k) x(k) as dst[k][i], contiguous
+/// along the GEMM's rows i and padded with zeros to padded(M) of them, so register tiles of
+/// whole vectors never read past it. For `W @ x` (`transposed`: A = W, [rows][cols] with
+/// M = rows) the matrix is transposed; for `W^T @ x`, A = W^T and W is copied as it is.
+inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transposed, float *dst) {
+  const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows, stride = padded(M);
+  tbb::parallel_for(int64_t(0), K, [&](int64_t k) {
+    float *out = dst + k * stride;
+    if (transposed)
+      for (int64_t i = 0; i < M; ++i)
+        out[i] = W[i * cols + k];
+    else
+      std::memcpy(out, W + k * cols, size_t(M) * sizeof(float));
+    for (int64_t i = M; i < stride; ++i)
+      out[i] = 0.0f;
   });
 }
 
@@ -128,6 +128,64 @@ inline int doParFor(void *ctx, halide_task_t task, int min, int size, uint8_t *c
   return result.load();
 }
 
+/// Halide's scratch memory. Large blocks are kept for reuse instead of being returned to the
+/// system: a kernel asks for the same sizes at every call, and fresh pages cost a page fault
+/// each (tens of milliseconds for the T*B-sized buffers of a sequence). At most kKeep blocks
+/// are kept; the cache is shared by all threads behind a mutex.
+class BlockCache {
+public:
+  static constexpr size_t kAlign = 128, kHeader = 128, kLarge = size_t(1) << 20, kKeep = 16;
+
+  static void *allocate(void *, size_t bytes) {
+    size_t total = (bytes + kHeader + kAlign - 1) / kAlign * kAlign;
+    if (total >= kLarge) {
+      std::lock_guard<std::mutex> lock(instance().mutex_);
+      auto &blocks = instance().blocks_;
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        if (blocks[i].first == total) {
+          char *p = blocks[i].second;
+          blocks.erase(blocks.begin() + long(i));
+          return p + kHeader;
+        }
+      }
+    }
+    char *p = static_cast<char *>(std::aligned_alloc(kAlign, total));
+    if (!p)
+      return nullptr;
+    std::memcpy(p, &total, sizeof total);
+    return p + kHeader;
+  }
+
+  static void release(void *, void *ptr) {
+    if (!ptr)
+      return;
+    char *p = static_cast<char *>(ptr) - kHeader;
+    size_t total;
+    std::memcpy(&total, p, sizeof total);
+    if (total >= kLarge) {
+      std::lock_guard<std::mutex> lock(instance().mutex_);
+      auto &blocks = instance().blocks_;
+      if (blocks.size() < kKeep) {
+        blocks.push_back({total, p});
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+private:
+  static BlockCache &instance() {
+    static BlockCache cache;
+    return cache;
+  }
+  ~BlockCache() {
+    for (auto &b : blocks_)
+      std::free(b.second);
+  }
+  std::mutex mutex_;
+  std::vector<std::pair<size_t, char *>> blocks_;
+};
+
 /// Halide reports failures (e.g. a buffer too small) through this handler; the message
 /// becomes the call's error message.
 inline void onHalideError(void *, const char *message) {
@@ -138,6 +196,8 @@ inline void setUpHalideRuntime() {
   static bool once = [] {
     halide_set_custom_do_par_for(&doParFor);
     halide_set_error_handler(&onHalideError);
+    halide_set_custom_malloc(&BlockCache::allocate);
+    halide_set_custom_free(&BlockCache::release);
     return true;
   }();
   (void)once;
