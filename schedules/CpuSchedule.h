@@ -13,7 +13,7 @@ struct CpuSchedule {
   explicit CpuSchedule(const Halide::Target &t) : vectorWidth(t.natural_vector_size<float>()) {}
 
   /// Rows of a GEMM register tile: also the panel width of packed matrices.
-  int gemmRows() const { return 2 * vectorWidth; }
+  int gemmRows() const { return vectorWidth >= 16 ? 4 * vectorWidth : 2 * vectorWidth; }
   /// A per-sample value f(i, n) stored for reuse by several consumers.
   void pointwise(Halide::Func f, Halide::Var i, Halide::Var n) const;
   /// A kernel output out(i, n) over the sample dimension n.
@@ -21,8 +21,8 @@ struct CpuSchedule {
   /// A GEMM y(i, n) = prod(i, n), prod(i, n) = sum_r A(i, r) x(r, n), A contiguous in i
   /// (packed weights). `y` is the stored result, `prod` the accumulation.
   void gemm(Halide::Func y, Halide::Func prod, Halide::Var i, Halide::Var n, Halide::RVar r) const;
-  /// Samples per chunk of a chunked GEMM (K-blocking over T*B): 256 samples of a 2-vector
-  /// column block and an 8-row block are 48 KB, which stays in L2 while tiles reuse it.
+  /// Samples per chunk of a chunked GEMM (K-blocking over T*B): 256 samples of a 64-column
+  /// block and a 6-row block are 70 KB, which stays in L2 while tiles reuse it.
   static constexpr int kSampleChunk = 256;
   /// acc(c, r) = sum_ko partial(c, r, ko), partial a register-blocked GEMM over one chunk.
   void chunkedGemm(Halide::Func acc, Halide::Func partial, Halide::Var c, Halide::Var r,
