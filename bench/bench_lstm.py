@@ -31,6 +31,16 @@ def median_time(fn, repeat):
 
 
 def torch_times(I, H, B, T, threads, repeat):
+    """Runs in a child process so that OpenMP and OpenBLAS start with `threads` threads (set
+    only once per process; more than the cores would oversubscribe them)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, __file__, "--torch-only", str(I), str(H), str(B), str(T),
+                          str(threads), str(repeat)], env=env, check=True, capture_output=True,
+                         text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def torch_child(I, H, B, T, threads, repeat):
     torch.set_num_threads(threads)
     lstm = torch.nn.LSTM(I, H)
     x = torch.randn(T, B, I)
@@ -42,7 +52,21 @@ def torch_times(I, H, B, T, threads, repeat):
         y, (h, c) = lstm(xg)
         y.sum().backward()
 
-    return infer, median_time(train, repeat)
+    print(infer, median_time(train, repeat))
+
+
+def blas_description():
+    import ctypes
+    libs = {line.split()[-1] for line in open("/proc/self/maps") if "blas" in line.lower()}
+    core = ""
+    for lib in libs:
+        try:
+            f = ctypes.CDLL(lib).openblas_get_corename
+            f.restype = ctypes.c_char_p
+            core = " (OpenBLAS kernels: " + f().decode() + ")"
+        except (OSError, AttributeError):
+            pass
+    return ", ".join(sorted(os.path.basename(l) for l in libs)) + core
 
 
 def cellc_times(cellc, lib, data, out, threads, repeat):
@@ -60,6 +84,9 @@ def cellc_times(cellc, lib, data, out, threads, repeat):
 
 def main():
     args = sys.argv[1:]
+    if args[0] == "--torch-only":
+        torch_child(*[int(a) for a in args[1:]])
+        return
     cellc = args[0]
     repeat = int(args[args.index("--repeat") + 1]) if "--repeat" in args else 10
     threads = [int(t) for t in (args[args.index("--threads") + 1] if "--threads" in args
@@ -73,8 +100,8 @@ def main():
     lib = os.path.join(work, "liblstm.so")
     subprocess.run([cellc, "compile", os.path.join(here, "..", "examples", "lstm.cell"), "-o",
                     lib], check=True, stdout=subprocess.DEVNULL)
-    print(f"torch {torch.__version__}, BLAS: {torch.__config__.show().count('OpenBLAS') and 'OpenBLAS' or 'other'}"
-          f", {os.cpu_count()} cores, median of {repeat} calls, times in ms")
+    print(f"torch {torch.__version__}, BLAS: {blas_description()}, {os.cpu_count()} cores, "
+          f"median of {repeat} calls, times in ms")
     print(f"{'I':>5} {'H':>5} {'B':>3} {'T':>4} {'thr':>3} | {'infer cellc':>11} {'torch':>8} "
           f"{'ratio':>6} | {'train cellc':>11} {'torch':>8} {'ratio':>6}")
     for (I, H, B, T) in shapes:
