@@ -163,7 +163,8 @@ static std::string checkNode(const Function &f, ValueId id) {
       for (size_t i = 0; i < n.operands.size(); ++i)
         if (ty(int(i)).rank != 0 && ty(int(i)) != n.type)
           return "elementwise operand type differs from the result";
-      if (n.type.rank > 1)
+      // Matrices only meet in the gradient of a param used twice: their sum.
+      if (n.type.rank > 1 && n.op != Op::Add)
         return "elementwise op on a matrix";
     }
   }
