@@ -66,17 +66,24 @@ size_t editDistance(const std::string &a, const std::string &b) {
   return row[b.size()];
 }
 
-/// " (did you mean 'x'?)" when a candidate is close, else "".
-std::string suggest(const std::string &name, const std::vector<std::string> &candidates) {
+/// The candidate closest to `name` if one is close enough, else "".
+std::string closest(const std::string &name, const std::vector<std::string> &candidates) {
   std::string best;
   size_t bestDist = name.size() / 3 + 1;
   for (const std::string &c : candidates) {
     size_t d = editDistance(name, c);
-    if (d <= bestDist && c != name) {
+    // A candidate that shares nothing with the name (Q for H) is no suggestion.
+    if (d <= bestDist && d < std::max(name.size(), c.size()) && c != name) {
       best = c;
       bestDist = d;
     }
   }
+  return best;
+}
+
+/// "; did you mean 'x'?" when a candidate is close, else "".
+std::string suggest(const std::string &name, const std::vector<std::string> &candidates) {
+  std::string best = closest(name, candidates);
   return best.empty() ? "" : "; did you mean '" + best + "'?";
 }
 
@@ -137,6 +144,11 @@ private:
   void checkUnused();
   void checkDimsBindable();
 
+  void markNamesUsed(const Expr &e);
+  std::string suggestUsed(const std::string &name, const std::vector<std::string> &candidates);
+  static const char *kindName(Symbol::Kind k);
+  Range cellRange() const;
+
   [[noreturn]] void fail(Range r, const std::string &msg) {
     diags_.error(r, msg);
     throw Abandon{};
@@ -161,6 +173,7 @@ private:
   std::map<std::string, ValueId> lowered_;             // "x" or "h'" -> value
   std::map<std::string, std::vector<ValueId>> tuples_; // let statement key -> its values
   std::set<std::string> failed_;                       // definitions that had errors
+  bool declFailed_ = false;                            // a declaration had an error
   std::vector<Frame> stack_;                           // definitions being lowered
 };
 
@@ -195,12 +208,17 @@ Size Analyzer::sizeExpr(const Expr &e) {
     return Size::constant(int64_t(e.number));
   case Expr::Kind::Name: {
     auto it = symbols_.find(e.name);
-    if (e.primed || it == symbols_.end() || it->second.kind != Symbol::Kind::Dim) {
-      std::vector<std::string> dims = dimOrder_;
-      fail(e.range, (it == symbols_.end() ? "unknown dimension '" + e.name + "'"
-                                          : "'" + e.name + "' is not a dimension") +
-                        (it == symbols_.end() ? suggest(e.name, dims) : "") +
-                        "; declare it with 'dim " + e.name + "'");
+    if (it == symbols_.end()) {
+      std::string hint = suggestUsed(e.name, dimOrder_);
+      fail(e.range, "unknown dimension '" + e.name + "'" +
+                        (hint.empty() ? "; declare it with 'dim " + e.name + "'" : hint));
+    }
+    if (e.primed || it->second.kind != Symbol::Kind::Dim) {
+      it->second.used = true; // written here, if wrongly: not also "never used"
+      fail(e.range,
+           "'" + e.name + (e.primed ? "''" : "'") + " is not a dimension" +
+               (e.primed ? "" : std::string(" (it is ") + kindName(it->second.kind) + ")") +
+               "; a size is made of numbers, dimensions, +, -, * and /");
     }
     it->second.used = true;
     usedDims_.insert(e.name);
@@ -274,11 +292,19 @@ void Analyzer::declareTensor(const Decl &d) {
     std::vector<Size> sizes;
     for (const dsl::ExprPtr &e : d.shape) {
       Size s = sizeExpr(*e);
-      bool provablyPositive = s.constantPart() >= 1 || !s.isConstant();
-      for (auto &[dim, k] : s.terms())
-        provablyPositive = provablyPositive && k > 0;
-      if (!provablyPositive)
-        fail(e->range, "a size must be positive, got " + s.str());
+      // Every dim is at least 1, so with positive coefficients the least value is the
+      // constant plus the coefficients.
+      __int128 least = s.constantPart();
+      bool positive = true;
+      for (auto &[dim, k] : s.terms()) {
+        positive = positive && k > 0;
+        least += k;
+      }
+      if (!positive || least < 1)
+        fail(e->range, s.isConstant() ? "a size must be positive, got " + s.str()
+                                      : "a size must be positive for every value of its "
+                                        "dimensions (each at least 1), got " +
+                                            s.str());
       sizes.push_back(s);
     }
     if (sizes.size() > 2)
@@ -294,6 +320,7 @@ void Analyzer::declareTensor(const Decl &d) {
   } catch (Abandon &) {
     t = Type::vector(Size::constant(1));
     failed_.insert(d.name);
+    declFailed_ = true;
   }
   double init = 0;
   if (d.value) {
@@ -348,8 +375,13 @@ void Analyzer::collectStatements() {
       const Stmt::Target &t = s.targets[0];
       auto it = symbols_.find(t.name);
       if (it == symbols_.end()) {
-        diags_.error(t.range, "unknown state '" + t.name + "'" + suggest(t.name, namesInScope()) +
-                                  "; declare it with 'state " + t.name + "[N]'");
+        std::vector<std::string> states;
+        for (const ir::TensorDecl &st : cell_.states)
+          states.push_back(st.name);
+        std::string hint = suggest(t.name, states);
+        diags_.error(t.range,
+                     "unknown state '" + t.name + "'" +
+                         (hint.empty() ? "; declare it with 'state " + t.name + "[N]'" : hint));
       } else if (it->second.kind != Symbol::Kind::State) {
         diags_.error(t.range, "'" + t.name + "' is not a state; only a state has a next value (" +
                                   t.name + "')");
@@ -379,10 +411,15 @@ std::vector<ValueId> Analyzer::lowerDefinition(const Stmt &s, const std::string 
   stack_.push_back({key, shown});
   std::vector<ValueId> values;
   try {
-    values = s.targets.size() > 1 ? exprTuple(*s.value) : std::vector<ValueId>{expr(*s.value)};
+    // A let of a split binds its parts (one name for split(v, 1)); valueOfLet checks the count.
+    bool tuple =
+        s.targets.size() > 1 || (s.kind == Stmt::Kind::Let && s.value->kind == Expr::Kind::Call &&
+                                 s.value->name == "split");
+    values = tuple ? exprTuple(*s.value) : std::vector<ValueId>{expr(*s.value)};
   } catch (Abandon &) {
     stack_.pop_back();
     failed_.insert(key);
+    markNamesUsed(*s.value);
     throw;
   }
   stack_.pop_back();
@@ -417,9 +454,11 @@ ValueId Analyzer::valueOfUpdate(const std::string &state, Range useRange) {
   const Type &declared = symbols_[state].type;
   if (b_.type(v).rank == 0)
     v = b_.broadcast(v, declared.rows);
-  if (b_.type(v) != declared)
+  if (b_.type(v) != declared) {
+    failed_.insert(state + "'"); // report it once, not again at each use of state'
     fail(s.value->range, "the next value of state '" + state + "' has shape " + describe(v) +
                              " but the state is declared " + declared.str());
+  }
   lowered_[state + "'"] = v;
   return v;
 }
@@ -456,13 +495,13 @@ ValueId Analyzer::expr(const Expr &e) {
 ValueId Analyzer::name(const Expr &e) {
   auto it = symbols_.find(e.name);
   if (it == symbols_.end())
-    fail(e.range, "unknown name '" + e.name + "'" + suggest(e.name, namesInScope()));
+    fail(e.range, "unknown name '" + e.name + "'" + suggestUsed(e.name, namesInScope()));
   Symbol &s = it->second;
   s.used = true;
   if (e.primed) {
     if (s.kind != Symbol::Kind::State)
       fail(e.range, "'" + e.name + "'' is not defined: only a state has a next value, and '" +
-                        e.name + "' is not a state");
+                        e.name + "' is " + kindName(s.kind));
     return valueOfUpdate(e.name, e.range);
   }
   switch (s.kind) {
@@ -629,13 +668,15 @@ void Analyzer::buildResults() {
     } catch (Abandon &) {
     }
   }
-  std::set<std::string> outputNames;
+  std::map<std::string, Range> outputNames;
   for (const Stmt &s : module_.stmts) {
     if (s.kind != Stmt::Kind::Output)
       continue;
     const Stmt::Target &t = s.targets[0];
-    if (!outputNames.insert(t.name).second) {
+    auto [first, isNew] = outputNames.emplace(t.name, t.range);
+    if (!isNew) {
       diags_.error(t.range, "output '" + t.name + "' is declared twice");
+      diags_.note(first->second, "the first is here");
       continue;
     }
     try {
@@ -646,6 +687,13 @@ void Analyzer::buildResults() {
           continue; // its name clashed: reported as a redefinition
         v = valueOfLet(it->second, t.range);
       } else {
+        if (!symbols_.count(t.name)) {
+          std::string hint = suggest(t.name, namesInScope());
+          fail(t.range, "output '" + t.name + "' is not defined" +
+                            (hint.empty() ? ": define it with 'output " + t.name +
+                                                " = ...' or 'let " + t.name + " = ...'"
+                                          : hint));
+        }
         dsl::Expr ref(Expr::Kind::Name, t.range);
         ref.name = t.name;
         ref.primed = t.primed;
@@ -658,10 +706,8 @@ void Analyzer::buildResults() {
     } catch (Abandon &) {
     }
   }
-  if (outputNames.empty() && !diags_.hasErrors()) {
-    Range where = module_.decls.empty() ? Range{} : module_.decls.front().range;
-    diags_.error(where, "the cell has no output: add 'output NAME' (e.g. output h')");
-  }
+  if (outputNames.empty() && !diags_.hasErrors())
+    diags_.error(cellRange(), "the cell has no output: add 'output NAME' (e.g. output h')");
 }
 
 void Analyzer::checkUnused() {
@@ -678,7 +724,8 @@ void Analyzer::checkUnused() {
   }
   for (const Decl &d : module_.decls) {
     auto it = symbols_.find(d.name);
-    if (it == symbols_.end() || it->second.used || it->second.range.begin != d.nameRange.begin)
+    if (it == symbols_.end() || it->second.used || it->second.range.begin != d.nameRange.begin ||
+        failed_.count(d.name))
       continue;
     if (d.kind == Decl::Kind::Param)
       diags_.warning(d.nameRange, "param '" + d.name + "' is never used");
@@ -686,7 +733,8 @@ void Analyzer::checkUnused() {
       diags_.warning(d.nameRange, "input '" + d.name + "' is never used");
   }
   for (const Stmt &s : module_.stmts) {
-    if (s.kind != Stmt::Kind::Let)
+    // A let with an error was reported already; its names are not also "never used".
+    if (s.kind != Stmt::Kind::Let || failed_.count("let@" + std::to_string(s.range.begin)))
       continue;
     for (const Stmt::Target &t : s.targets) {
       auto it = symbols_.find(t.name);
@@ -732,6 +780,8 @@ void Analyzer::checkDimsBindable() {
       continue;
     }
     if (!known.count(d)) {
+      if (declFailed_)
+        continue; // a declaration that failed may have been the one to bind it
       diags_.error(symbols_[d].range, "dimension '" + d +
                                           "' cannot be inferred from the shapes of inputs, states "
                                           "and params; use it alone in a shape (e.g. x[" +
@@ -740,6 +790,67 @@ void Analyzer::checkDimsBindable() {
     }
     cell_.dims.push_back(d);
   }
+}
+
+void Analyzer::markNamesUsed(const Expr &root) {
+  // Iterative: a definition may be a chain thousands of operations long.
+  std::vector<const Expr *> todo{&root};
+  while (!todo.empty()) {
+    const Expr *e = todo.back();
+    todo.pop_back();
+    if (e->kind == Expr::Kind::Name) {
+      auto it = symbols_.find(e->name);
+      if (it != symbols_.end()) {
+        it->second.used = true;
+        if (it->second.kind == Symbol::Kind::Dim)
+          usedDims_.insert(e->name);
+      }
+    }
+    for (const dsl::ExprPtr &a : e->args)
+      if (a)
+        todo.push_back(a.get());
+  }
+}
+
+/// suggest(), and the name suggested counts as used: the user meant it, so it is not also
+/// reported as never used.
+std::string Analyzer::suggestUsed(const std::string &name,
+                                  const std::vector<std::string> &candidates) {
+  std::string best = closest(name, candidates);
+  if (best.empty())
+    return "";
+  Symbol &s = symbols_.at(best);
+  s.used = true;
+  if (s.kind == Symbol::Kind::Dim)
+    usedDims_.insert(best);
+  return "; did you mean '" + best + "'?";
+}
+
+const char *Analyzer::kindName(Symbol::Kind k) {
+  switch (k) {
+  case Symbol::Kind::Dim:
+    return "a dimension";
+  case Symbol::Kind::Input:
+    return "an input";
+  case Symbol::Kind::State:
+    return "a state";
+  case Symbol::Kind::Param:
+    return "a param";
+  case Symbol::Kind::Let:
+    return "a value (defined by let or output)";
+  }
+  return "a name";
+}
+
+/// Where to report what concerns the cell as a whole: its name, else its first line.
+Range Analyzer::cellRange() const {
+  if (!module_.cellName.empty())
+    return module_.cellNameRange;
+  if (!module_.decls.empty())
+    return module_.decls.front().range;
+  if (!module_.stmts.empty())
+    return module_.stmts.front().range;
+  return Range{};
 }
 
 Outcome Analyzer::run() {
@@ -754,8 +865,8 @@ Outcome Analyzer::run() {
   cell_.name = module_.cellName.empty() ? opts_.defaultName : module_.cellName;
   declareAll();
   collectStatements();
-  if (cell_.inputs.empty() && !module_.decls.empty())
-    diags_.error(module_.decls.front().range,
+  if (cell_.inputs.empty() && !declFailed_)
+    diags_.error(cellRange(),
                  "the cell has no input: declare one with 'input x[N]' (the sequence's length "
                  "and batch come from the inputs)");
   buildResults();

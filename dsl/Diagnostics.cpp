@@ -38,13 +38,17 @@ void DiagnosticEngine::printOne(std::ostream &os, const Diagnostic &d) const {
      << d.message << "\n";
   std::string_view line = file_.lineText(lc.line);
   os << "  " << line << "\n  ";
-  // Keep tabs so the caret lines up under the text in a terminal.
+  // Keep tabs so the caret lines up under the text in a terminal, and count a UTF-8 sequence
+  // (a character that takes several bytes) as one column.
+  auto continuation = [](char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; };
   for (unsigned i = 1; i < lc.col && i - 1 < line.size(); ++i)
-    os << (line[i - 1] == '\t' ? '\t' : ' ');
+    if (!continuation(line[i - 1]))
+      os << (line[i - 1] == '\t' ? '\t' : ' ');
   os << '^';
   unsigned len = d.range.end > d.range.begin ? d.range.end - d.range.begin : 1;
   for (unsigned i = 1; i < len && lc.col - 1 + i < line.size(); ++i)
-    os << '~';
+    if (!continuation(line[lc.col - 1 + i]))
+      os << '~';
   os << "\n";
 }
 

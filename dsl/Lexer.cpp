@@ -157,13 +157,21 @@ private:
       k = Tok::Prime;
       break;
     default: {
-      // Report a whole UTF-8 sequence once rather than once per byte.
+      // Report a whole UTF-8 sequence once rather than once per byte, and show it as written;
+      // show any other byte by its value.
+      auto u = static_cast<unsigned char>(c);
       uint32_t b = pos_++;
+      unsigned trail = (u & 0xE0) == 0xC0 ? 1 : (u & 0xF0) == 0xE0 ? 2 : (u & 0xF8) == 0xF0 ? 3 : 0;
       while (pos_ < src_.size() && (static_cast<unsigned char>(src_[pos_]) & 0xC0) == 0x80)
         ++pos_;
-      std::string shown = std::isprint((unsigned char)c) ? std::string("'") + c + "'"
-                                                         : std::string("this character");
-      diags_.error({b, pos_}, "unexpected character " + shown + " in a cell file");
+      std::string shown;
+      if (std::isprint(u) || (trail > 0 && pos_ - b == trail + 1)) {
+        shown = "character '" + std::string(src_.substr(b, pos_ - b)) + "'";
+      } else {
+        static const char *hex = "0123456789abcdef";
+        shown = std::string("byte 0x") + hex[u >> 4] + hex[u & 15];
+      }
+      diags_.error({b, pos_}, "unexpected " + shown + " in a cell file");
       return;
     }
     }

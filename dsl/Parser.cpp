@@ -10,7 +10,12 @@ struct SyntaxError {};
 
 class Parser {
 public:
-  Parser(const std::vector<Token> &t, DiagnosticEngine &d) : toks_(t), diags_(d) {}
+  Parser(const std::vector<Token> &t, DiagnosticEngine &d) : toks_(t), diags_(d) {
+    // The lexer has reported its bad characters already (and skipped them).
+    for (const Diagnostic &diag : d.diagnostics())
+      if (diag.severity == Severity::Error)
+        badChars_.push_back(diag.range);
+  }
 
   // module := sep* (item sep+)* EOF        sep := NEWLINE | ';'
   Module parseModule() {
@@ -20,6 +25,7 @@ public:
         ++pos_;
         continue;
       }
+      stmtBegin_ = cur().range.begin;
       try {
         parseItem(m);
         if (!atSeparator() && !at(Tok::Eof))
@@ -41,21 +47,62 @@ private:
   bool at(Tok k) const { return cur().kind == k; }
   bool atSeparator() const { return at(Tok::Newline) || at(Tok::Semicolon); }
 
+  /// The lexer ends the file with a line break of no width when the last line has none.
+  static bool atEndOfFile(const Token &t) {
+    return t.kind == Tok::Eof || (t.kind == Tok::Newline && t.range.begin == t.range.end);
+  }
+
   static std::string describe(const Token &t) {
     if (t.kind == Tok::Ident || t.kind == Tok::Number)
       return "'" + t.text + "'";
-    return tokName(t.kind);
+    return atEndOfFile(t) ? tokName(Tok::Eof) : tokName(t.kind);
   }
 
-  [[noreturn]] void fail(const std::string &msg) { failAt(cur().range, msg); }
+  /// An error about the current token; one at the end of the file points just after the last
+  /// token, on the last line that has text.
+  [[noreturn]] void fail(const std::string &msg) {
+    Range r = cur().range;
+    if (atEndOfFile(cur()) && pos_ > 0)
+      r = Range{toks_[pos_ - 1].range.end, toks_[pos_ - 1].range.end};
+    failAt(r, msg);
+  }
   [[noreturn]] void failAt(Range r, const std::string &msg) {
+    // A bad character earlier in the statement was skipped by the lexer, which reported it;
+    // what the statement then looks like is not worth a second error.
+    for (Range bad : badChars_)
+      if (bad.begin >= stmtBegin_ && bad.begin <= r.begin)
+        throw SyntaxError{};
     diags_.error(r, msg);
     throw SyntaxError{};
+  }
+
+  static bool isBinaryOperator(Tok k) {
+    return k == Tok::Plus || k == Tok::Minus || k == Tok::Star || k == Tok::Slash || k == Tok::At;
+  }
+
+  /// The hint for a statement cut short at a line break, or one that starts with an operator.
+  static const char *continuationHint() {
+    return "; a statement continues on the next line only inside ( ) or [ ]";
   }
 
   const Token &expect(Tok k, const char *context) {
     if (!at(k))
       fail(std::string("expected ") + tokName(k) + " " + context + ", found " + describe(cur()));
+    return toks_[pos_++];
+  }
+
+  /// Expects the bracket `k` that closes `open`; if it is missing, a note points at `open`.
+  const Token &expectClosing(Tok k, const Token &open, const char *context) {
+    if (!at(k)) {
+      unsigned reported = diags_.errorCount();
+      try {
+        expect(k, context);
+      } catch (SyntaxError &) {
+        if (diags_.errorCount() != reported)
+          diags_.note(open.range, std::string("to match this ") + tokName(open.kind));
+        throw;
+      }
+    }
     return toks_[pos_++];
   }
 
@@ -102,7 +149,7 @@ private:
     default:
       fail("expected a declaration (dim, input, state, param), 'let', 'output' or a state "
            "update like h' = ..., found " +
-           describe(cur()));
+           describe(cur()) + (isBinaryOperator(cur().kind) ? continuationHint() : ""));
     }
   }
 
@@ -128,11 +175,13 @@ private:
   Decl parseDeclItem(Decl::Kind k) {
     const Token &name = expect(Tok::Ident, "in a declaration (the tensor's name)");
     Decl d{k, name.range, name.text, name.range, {}, nullptr};
-    if (accept(Tok::LBracket)) {
+    if (at(Tok::LBracket)) {
+      const Token &open = toks_[pos_++];
       do
         d.shape.push_back(parseExpr());
       while (accept(Tok::Comma));
-      d.range = Range::join(d.range, expect(Tok::RBracket, "to close the shape").range);
+      d.range =
+          Range::join(d.range, expectClosing(Tok::RBracket, open, "to close the shape").range);
     }
     if (at(Tok::Equal)) {
       if (k != Decl::Kind::State)
@@ -216,7 +265,8 @@ private:
     return e;
   }
 
-  // Deeply nested input must not overflow the stack.
+  // Deeply nested input must not overflow the stack. One level per parenthesis, call argument,
+  // slice bound or size (each parseExpr), per unary minus and per right operand of '@'.
   struct DepthGuard {
     Parser &p;
     explicit DepthGuard(Parser &p) : p(p) {
@@ -253,10 +303,10 @@ private:
 
   // unary := '-' unary | matmul
   ExprPtr parseUnary() {
-    DepthGuard g(*this);
     if (at(Tok::Minus)) {
       Range r = cur().range;
       ++pos_;
+      DepthGuard g(*this);
       ExprPtr operand = parseUnary();
       auto e = make(Expr::Kind::Unary, Range::join(r, operand->range));
       e->op = '-';
@@ -268,10 +318,11 @@ private:
 
   // matmul := postfix ('@' matmul)?      (binds tighter than * and /, groups to the right)
   ExprPtr parseMatmul() {
-    DepthGuard g(*this);
     ExprPtr lhs = parsePostfix();
-    if (accept(Tok::At))
+    if (accept(Tok::At)) {
+      DepthGuard g(*this);
       return binary('@', std::move(lhs), parseMatmul());
+    }
     return lhs;
   }
 
@@ -279,13 +330,14 @@ private:
   ExprPtr parsePostfix() {
     ExprPtr e = parsePrimary();
     while (at(Tok::LBracket)) {
-      ++pos_;
+      const Token &open = toks_[pos_++];
       auto s = make(Expr::Kind::Slice, e->range);
       s->args.push_back(std::move(e));
       s->args.push_back(at(Tok::Colon) ? nullptr : parseExpr());
       expect(Tok::Colon, "in a slice (write v[lo:hi])");
       s->args.push_back(at(Tok::RBracket) ? nullptr : parseExpr());
-      s->range = Range::join(s->range, expect(Tok::RBracket, "to close the slice").range);
+      s->range =
+          Range::join(s->range, expectClosing(Tok::RBracket, open, "to close the slice").range);
       e = std::move(s);
     }
     return e;
@@ -303,14 +355,18 @@ private:
     if (t.kind == Tok::LParen) {
       ++pos_;
       ExprPtr e = parseExpr();
-      Range close = expect(Tok::RParen, "to close '('").range;
+      Range close = expectClosing(Tok::RParen, t, "to close '('").range;
       e->range = Range::join(t.range, close);
       return e;
     }
     if (t.kind != Tok::Ident)
-      fail("expected an expression, found " + describe(t));
+      fail("expected an expression, found " + describe(t) +
+           (t.kind == Tok::Newline && pos_ > 0 && isBinaryOperator(toks_[pos_ - 1].kind)
+                ? continuationHint()
+                : ""));
     ++pos_;
-    if (accept(Tok::LParen)) {
+    if (at(Tok::LParen)) {
+      const Token &open = toks_[pos_++];
       auto e = make(Expr::Kind::Call, t.range);
       e->name = t.text;
       if (!at(Tok::RParen)) {
@@ -318,7 +374,7 @@ private:
           e->args.push_back(parseExpr());
         while (accept(Tok::Comma));
       }
-      e->range = Range::join(t.range, expect(Tok::RParen, "to close the call").range);
+      e->range = Range::join(t.range, expectClosing(Tok::RParen, open, "to close the call").range);
       return e;
     }
     auto e = make(Expr::Kind::Name, t.range);
@@ -335,6 +391,8 @@ private:
   DiagnosticEngine &diags_;
   size_t pos_ = 0;
   int depth_ = 0;
+  std::vector<Range> badChars_; // the lexer's errors
+  uint32_t stmtBegin_ = 0;      // where the statement being parsed starts
 };
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "dsl/Source.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -32,6 +33,9 @@ std::string_view SourceFile::lineText(unsigned line) const {
 }
 
 bool readFile(const std::string &path, std::string &out) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) // opens, but reads as an empty file
+    return false;
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return false;
