@@ -2,7 +2,12 @@
 
 #include "compiler/Builder.h"
 
+#include <pthread.h>
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <exception>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -89,8 +94,14 @@ std::string suggest(const std::string &name, const std::vector<std::string> &can
 
 class Analyzer {
 public:
-  Analyzer(const dsl::Module &m, dsl::DiagnosticEngine &d, const Options &o)
-      : module_(m), diags_(d), opts_(o), b_(cell_.step, {}) {}
+  /// `stackBytes`: the stack there is below the caller's frame (see DepthGuard).
+  Analyzer(const dsl::Module &m, dsl::DiagnosticEngine &d, const Options &o, size_t stackBytes)
+      : module_(m), diags_(d), opts_(o), b_(cell_.step, {}) {
+    // The stack grows down; keep a margin for the frames below the last guarded one.
+    auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    size_t usable = stackBytes > kStackMargin ? stackBytes - kStackMargin : 0;
+    stackLimit_ = here > usable ? here - usable : 0;
+  }
 
   Outcome run();
 
@@ -153,6 +164,26 @@ private:
     diags_.error(r, msg);
     throw Abandon{};
   }
+
+  // expr() and lowerDefinition() recurse through operations and chains of definitions (the
+  // parser bounds a statement, not how deep definitions chain): at most kMaxDepth levels, and
+  // never closer than kStackMargin to the end of the stack (frames are larger in debug and
+  // sanitizer builds), so that a deep cell is an error, not a stack overflow.
+  static constexpr int kMaxDepth = 200000;
+  static constexpr size_t kStackMargin = size_t(256) << 10;
+  struct DepthGuard {
+    Analyzer &a;
+    DepthGuard(Analyzer &a, Range where) : a(a) {
+      ++a.depth_;
+      if (a.depth_ > kMaxDepth ||
+          reinterpret_cast<uintptr_t>(__builtin_frame_address(0)) < a.stackLimit_) {
+        --a.depth_;
+        a.fail(where, "definitions and operations nested too deeply (more than " +
+                          std::to_string(a.depth_) + " levels); shorten the chain");
+      }
+    }
+    ~DepthGuard() { --a.depth_; }
+  };
   std::vector<std::string> namesInScope() const {
     std::vector<std::string> v;
     for (auto &[n, s] : symbols_)
@@ -175,6 +206,9 @@ private:
   std::set<std::string> failed_;                       // definitions that had errors
   bool declFailed_ = false;                            // a declaration had an error
   std::vector<Frame> stack_;                           // definitions being lowered
+  std::map<std::string, size_t> onStack_;              // their keys -> index in stack_
+  uintptr_t stackLimit_ = 0;                           // see DepthGuard
+  int depth_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -397,17 +431,17 @@ void Analyzer::collectStatements() {
 
 std::vector<ValueId> Analyzer::lowerDefinition(const Stmt &s, const std::string &key,
                                                const std::string &shown, Range useRange) {
-  for (size_t i = 0; i < stack_.size(); ++i) {
-    if (stack_[i].key != key)
-      continue;
+  DepthGuard guard(*this, useRange);
+  if (auto cycle = onStack_.find(key); cycle != onStack_.end()) {
     std::string path;
-    for (size_t j = i; j < stack_.size(); ++j)
+    for (size_t j = cycle->second; j < stack_.size(); ++j)
       path += stack_[j].shown + " -> ";
     failed_.insert(key);
     fail(useRange, "cyclic definition: '" + shown + "' depends on itself (" + path + shown + ")");
   }
   if (failed_.count(key))
     throw Abandon{};
+  onStack_[key] = stack_.size();
   stack_.push_back({key, shown});
   std::vector<ValueId> values;
   try {
@@ -417,11 +451,13 @@ std::vector<ValueId> Analyzer::lowerDefinition(const Stmt &s, const std::string 
                                  s.value->name == "split");
     values = tuple ? exprTuple(*s.value) : std::vector<ValueId>{expr(*s.value)};
   } catch (Abandon &) {
+    onStack_.erase(key);
     stack_.pop_back();
     failed_.insert(key);
     markNamesUsed(*s.value);
     throw;
   }
+  onStack_.erase(key);
   stack_.pop_back();
   return values;
 }
@@ -473,6 +509,7 @@ std::vector<ValueId> Analyzer::exprTuple(const Expr &e) {
 }
 
 ValueId Analyzer::expr(const Expr &e) {
+  DepthGuard guard(*this, e.range);
   switch (e.kind) {
   case Expr::Kind::Number:
     return b_.constant(e.number);
@@ -879,8 +916,51 @@ Outcome Analyzer::run() {
 
 } // namespace
 
+/// Sema recurses over expression trees and through chains of definitions (a let that reads a
+/// let that reads a let ...), and a generated cell can chain many thousands of them: the main
+/// thread's 8 MiB overflowed from about 7000 chained lets (some 2 KiB of stack each). So the
+/// analysis runs on a thread with this much stack (address space: only what the recursion
+/// reaches is touched), enough for the 200000 levels Analyzer::DepthGuard allows. If no such
+/// thread can be made (a low RLIMIT_AS) it runs on the caller's stack, and DepthGuard stops
+/// it sooner.
+static constexpr size_t kStackBytes = size_t(512) << 20;
+
+static void *runFunction(void *f) {
+  (*static_cast<std::function<void()> *>(f))();
+  return nullptr;
+}
+
 Outcome analyze(const dsl::Module &m, dsl::DiagnosticEngine &diags, const Options &opts) {
-  return Analyzer(m, diags, opts).run();
+  Outcome out;
+  std::exception_ptr error;
+  size_t stackBytes = kStackBytes;
+  std::function<void()> work = [&] {
+    try {
+      out = Analyzer(m, diags, opts, stackBytes).run();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  };
+  pthread_attr_t attr;
+  pthread_t thread;
+  bool onThread = pthread_attr_init(&attr) == 0;
+  onThread = onThread && pthread_attr_setstacksize(&attr, kStackBytes) == 0 &&
+             pthread_create(&thread, &attr, runFunction, &work) == 0;
+  pthread_attr_destroy(&attr);
+  if (onThread) {
+    pthread_join(thread, nullptr);
+  } else {
+    // The caller's stack: its limit, less what the frames above may have used.
+    rlimit limit{};
+    stackBytes = size_t(8) << 20;
+    if (getrlimit(RLIMIT_STACK, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+      stackBytes = std::min<size_t>(limit.rlim_cur, size_t(64) << 20);
+    stackBytes -= std::min(stackBytes, size_t(1) << 20);
+    work();
+  }
+  if (error)
+    std::rethrow_exception(error);
+  return out;
 }
 
 } // namespace cellc::sema

@@ -34,22 +34,25 @@ static const char *severityName(Severity s) {
 
 void DiagnosticEngine::printOne(std::ostream &os, const Diagnostic &d) const {
   LineCol lc = file_.lineCol(d.range.begin);
-  os << file_.path() << ":" << lc.line << ":" << lc.col << ": " << severityName(d.severity) << ": "
-     << d.message << "\n";
   std::string_view line = file_.lineText(lc.line);
-  os << "  " << line << "\n  ";
+  // Build the whole diagnostic first: std::cerr is unbuffered, so each << is a write().
+  std::string text = file_.path() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.col) +
+                     ": " + severityName(d.severity) + ": " + d.message + "\n  ";
+  text.append(line);
+  text += "\n  ";
   // Keep tabs so the caret lines up under the text in a terminal, and count a UTF-8 sequence
   // (a character that takes several bytes) as one column.
   auto continuation = [](char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; };
   for (unsigned i = 1; i < lc.col && i - 1 < line.size(); ++i)
     if (!continuation(line[i - 1]))
-      os << (line[i - 1] == '\t' ? '\t' : ' ');
-  os << '^';
+      text += line[i - 1] == '\t' ? '\t' : ' ';
+  text += '^';
   unsigned len = d.range.end > d.range.begin ? d.range.end - d.range.begin : 1;
   for (unsigned i = 1; i < len && lc.col - 1 + i < line.size(); ++i)
     if (!continuation(line[lc.col - 1 + i]))
-      os << '~';
-  os << "\n";
+      text += '~';
+  text += '\n';
+  os << text;
 }
 
 void DiagnosticEngine::print(std::ostream &os) const {

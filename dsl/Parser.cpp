@@ -26,6 +26,7 @@ public:
         continue;
       }
       stmtBegin_ = cur().range.begin;
+      links_ = 0;
       try {
         parseItem(m);
         if (!atSeparator() && !at(Tok::Eof))
@@ -278,12 +279,23 @@ private:
     ~DepthGuard() { --p.depth_; }
   };
 
+  // Left-associative operators and slices are parsed by loops, which the depth guard does not
+  // see, yet they chain into a tree as deep as they are many, which every later stage walks
+  // recursively. So a statement holds at most this many of them.
+  static constexpr int kMaxChain = 10000;
+  void chainLink() {
+    if (++links_ > kMaxChain)
+      fail("statement too long (more than " + std::to_string(kMaxChain) +
+           " operators and slices); split it with 'let'");
+  }
+
   // expr := mul (('+' | '-') mul)*
   ExprPtr parseExpr() {
     DepthGuard g(*this);
     ExprPtr lhs = parseMul();
     while (at(Tok::Plus) || at(Tok::Minus)) {
       char op = at(Tok::Plus) ? '+' : '-';
+      chainLink();
       ++pos_;
       lhs = binary(op, std::move(lhs), parseMul());
     }
@@ -295,6 +307,7 @@ private:
     ExprPtr lhs = parseUnary();
     while (at(Tok::Star) || at(Tok::Slash)) {
       char op = at(Tok::Star) ? '*' : '/';
+      chainLink();
       ++pos_;
       lhs = binary(op, std::move(lhs), parseUnary());
     }
@@ -330,6 +343,7 @@ private:
   ExprPtr parsePostfix() {
     ExprPtr e = parsePrimary();
     while (at(Tok::LBracket)) {
+      chainLink();
       const Token &open = toks_[pos_++];
       auto s = make(Expr::Kind::Slice, e->range);
       s->args.push_back(std::move(e));
@@ -393,6 +407,7 @@ private:
   int depth_ = 0;
   std::vector<Range> badChars_; // the lexer's errors
   uint32_t stmtBegin_ = 0;      // where the statement being parsed starts
+  int links_ = 0;               // chainLink()s in the statement
 };
 
 } // namespace
