@@ -415,12 +415,10 @@ TEST(Sema, WarningsForUnusedThings) {
                         "'a' is defined but never used (name it _a to silence this)") != w.end());
 }
 
-// BUG (reported, not fixed here): dsl/README.md allows `let p1, ..., pk = split(v, k)` naming
-// exactly k names, but for k = 1 (`let a = split(x, 1)`, one name for one part) sema rejects
-// it with "split(...) gives several values: bind them with let a, b, ... = split(...)", which
-// is not true of a one-part split. Enable once one-part splits are accepted (or change the
-// expectation to an error that says a split needs at least two parts).
-TEST(Sema, DISABLED_SplitIntoOnePart) {
+// Regression: dsl/README.md allows `let p1, ..., pk = split(v, k)` naming exactly k names, but
+// for k = 1 sema said "split(...) gives several values: bind them with let a, b, ... =
+// split(...)", which a one-part split does not. It is the vector itself.
+TEST(Sema, SplitIntoOnePart) {
   auto c = compileText("dim H\ninput x[H]\nlet a = split(x, 1)\noutput a\n");
   ASSERT_TRUE(c.ok()) << c.messages()[0];
   EXPECT_EQ(c.cell().outputs[0].type.str(), "[H]");
