@@ -126,6 +126,52 @@ void printGradient(std::ostream &os, const Cell &c, const Gradient &g) {
   printFunction(os, g.step);
 }
 
+/// Whether s >= 0 for every binding of its dims (dims are at least 1). Sema accepts only the
+/// slices whose bounds pass this, so a pass that breaks it has moved a bound wrongly.
+static bool provablyNonNegative(const std::optional<Size> &s) {
+  if (!s)
+    return false; // the arithmetic overflowed
+  int64_t least = s->constantPart();
+  for (auto &[d, k] : s->terms())
+    if (k < 0 || __builtin_add_overflow(least, k, &least))
+      return false;
+  return least >= 0;
+}
+
+/// A slice reads [lo, hi) of a vector, with 0 <= lo < hi <= size, and has hi - lo elements.
+static std::string checkSlice(const Node &n, const Type &from) {
+  if (from.rank != 1 || n.type.rank != 1)
+    return "slice of a non-vector or to a non-vector";
+  std::optional<Size> len = n.hi.minus(n.lo);
+  if (!provablyNonNegative(n.lo) || !len || !provablyNonNegative(len->minus(Size::constant(1))) ||
+      !provablyNonNegative(from.rows.minus(n.hi)))
+    return "slice [" + n.lo.str() + ":" + n.hi.str() + "] is out of range for a vector of size " +
+           from.rows.str();
+  if (n.type.rows != *len)
+    return "slice [" + n.lo.str() + ":" + n.hi.str() + "] has type " + n.type.str() + ", not [" +
+           len->str() + "]";
+  return "";
+}
+
+/// A concat joins vectors; its size is the sum of theirs.
+static std::string checkConcat(const Function &f, const Node &n) {
+  if (n.type.rank != 1)
+    return "concat to a non-vector";
+  Size total = Size::constant(0);
+  for (ValueId o : n.operands) {
+    const Type &t = f.nodes[o].type;
+    if (t.rank != 1)
+      return "operand %" + std::to_string(o) + " is not a vector";
+    std::optional<Size> sum = total.plus(t.rows);
+    if (!sum)
+      return "the sizes of the operands overflow";
+    total = *sum;
+  }
+  if (n.type.rows != total)
+    return "concat has type " + n.type.str() + ", not [" + total.str() + "]";
+  return "";
+}
+
 static std::string checkNode(const Function &f, ValueId id) {
   const Node &n = f.nodes[id];
   int arity = opArity(n.op);
@@ -150,6 +196,10 @@ static std::string checkNode(const Function &f, ValueId id) {
     if (ty(0).rank != 1 || ty(1).rank != 1 || n.type != Type::matrix(ty(0).rows, ty(1).rows))
       return "outer types";
     break;
+  case Op::Slice:
+    return checkSlice(n, ty(0));
+  case Op::Concat:
+    return checkConcat(f, n);
   case Op::Sum:
     if (ty(0).rank != 1 || n.type.rank != 0)
       return "sum types";
