@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Compiled LSTM (cellc) beside torch.nn.LSTM on the CPU, in one run, as ratios.
+"""Compiled LSTM (cellc) beside torch.nn.LSTM and oneDNN's LSTM on the CPU, in one run, as ratios.
 
-usage: bench_lstm.py CELLC [--repeat N] [--threads 1,2] [--shapes I,H,B,T;...]
+usage: bench_lstm.py CELLC [--repeat N] [--threads 1,2] [--shapes I,H,B,T;...] [--onednn PATH]
 For each shape and thread count: inference forward, and training forward + backward.
 Times are medians of N calls; cellc's come from `cellc run LIB.so --repeat N` (the library
 call alone, measured inside the process), PyTorch's from time.perf_counter around the module
-call, best over the ways it can split the threads between OpenMP and OpenBLAS.
-ratio = PyTorch time / cellc time (> 1: cellc is faster).
+call, best over the ways it can split the threads between OpenMP and OpenBLAS, oneDNN's from
+bench/onednn_lstm.cpp (the primitive calls alone, weights reordered to oneDNN's preferred
+layouts beforehand), found next to CELLC as bench/onednn_lstm unless --onednn says where.
+ratio = peer's time / cellc time (> 1: cellc is faster).
 """
 import os
 import re
@@ -97,6 +99,53 @@ def cellc_times(cellc, lib, data, out, threads, repeat):
     return infer, fwd + bwd
 
 
+def onednn_binary(cellc, args):
+    """The onednn_lstm program and its version line, or None and why it is not measured."""
+    path = (args[args.index("--onednn") + 1] if "--onednn" in args else
+            os.path.join(os.path.dirname(os.path.abspath(cellc)), "bench", "onednn_lstm"))
+    if not os.access(path, os.X_OK):
+        return None, f"no {path} (install libdnnl-dev and rebuild, or run scripts/bench.sh)"
+    run = subprocess.run([path, "--version"], capture_output=True, text=True)
+    if run.returncode != 0:
+        return None, f"{path} --version failed: {run.stderr.strip()}"
+    return path, run.stdout.strip()
+
+
+def onednn_times(binary, I, H, B, T, threads, repeat):
+    """oneDNN's (inference, training) times, or None where it fails (the reason goes to stderr).
+    Debian's oneDNN runs on OpenMP (ldd: libgomp), so OMP_NUM_THREADS sets its threads."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    run = subprocess.run([binary, str(I), str(H), str(B), str(T), str(repeat)], env=env,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stderr.strip(), file=sys.stderr)
+        return None
+    return [float(v) for v in run.stdout.split()]
+
+
+def print_header(repeat, onednn_version):
+    print(f"torch {torch.__version__}, BLAS: {blas_description()}, {os.cpu_count()} cores, "
+          f"median of {repeat} calls, times in ms")
+    if onednn_version:
+        print(onednn_version)
+    print("ratio: the peer's time / cellc's (> 1: cellc is faster)")
+    print("omp/blas: the OpenMP/OpenBLAS thread split of PyTorch's best time")
+    line = (f"{'I':>5} {'H':>5} {'B':>3} {'T':>4} {'thr':>3} {'pass':<5} | {'cellc':>8} | "
+            f"{'torch':>8} {'omp/blas':>8} {'ratio':>6}")
+    print(line + (f" | {'oneDNN':>8} {'ratio':>6}" if onednn_version else ""))
+
+
+def print_row(shape, threads, name, cellc, torch_time, torch_cfg, onednn):
+    I, H, B, T = shape
+    line = (f"{I:5d} {H:5d} {B:3d} {T:4d} {threads:3d} {name:<5} | {cellc:8.2f} | "
+            f"{torch_time:8.2f} {torch_cfg:>8} {torch_time / cellc:6.2f}")
+    if onednn == "failed":
+        line += f" | {'failed':>8} {'':>6}"
+    elif onednn is not None:
+        line += f" | {onednn:8.2f} {onednn / cellc:6.2f}"
+    print(line)
+
+
 def main():
     args = sys.argv[1:]
     if args[0] == "--torch-only":
@@ -115,12 +164,10 @@ def main():
     lib = os.path.join(work, "liblstm.so")
     subprocess.run([cellc, "compile", os.path.join(here, "..", "examples", "lstm.cell"), "-o",
                     lib], check=True, stdout=subprocess.DEVNULL)
-    print(f"torch {torch.__version__}, BLAS: {blas_description()}, {os.cpu_count()} cores, "
-          f"median of {repeat} calls, times in ms")
-    print("torch omp/blas: the OpenMP/OpenBLAS thread split of PyTorch's best time")
-    print(f"{'I':>5} {'H':>5} {'B':>3} {'T':>4} {'thr':>3} | {'infer cellc':>11} {'torch':>8} "
-          f"{'omp/blas':>8} {'ratio':>6} | {'train cellc':>11} {'torch':>8} {'omp/blas':>8} "
-          f"{'ratio':>6}")
+    onednn, onednn_version = onednn_binary(cellc, args)
+    if onednn is None:
+        print(f"oneDNN not measured: {onednn_version}")
+    print_header(repeat, onednn_version if onednn else None)
     for (I, H, B, T) in shapes:
         data = os.path.join(work, f"in_{I}_{H}_{B}_{T}")
         subprocess.run([cellc, "gen", os.path.join(here, "..", "examples", "lstm.cell"),
@@ -129,8 +176,12 @@ def main():
         for t in threads:
             ci, ct = cellc_times(cellc, lib, data, os.path.join(work, "out"), t, repeat)
             (ti, ticfg), (tt, ttcfg) = torch_times(I, H, B, T, t, repeat)
-            print(f"{I:5d} {H:5d} {B:3d} {T:4d} {t:3d} | {ci:11.2f} {ti:8.2f} {ticfg:>8} "
-                  f"{ti / ci:6.2f} | {ct:11.2f} {tt:8.2f} {ttcfg:>8} {tt / ct:6.2f}")
+            oi = ot = None
+            if onednn:
+                times = onednn_times(onednn, I, H, B, T, t, repeat)
+                oi, ot = times if times else ("failed", "failed")
+            print_row((I, H, B, T), t, "infer", ci, ti, ticfg, oi)
+            print_row((I, H, B, T), t, "train", ct, tt, ttcfg, ot)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cellc needs (only those missing) and builds it with Ninja.
 # Idempotent and quiet when everything is already in place.
+# usage: scripts/setup.sh [PACKAGE...]   (packages a caller needs beside these: scripts/bench.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ PACKAGES=(
   llvm-14-dev llvm-14-tools               # FileCheck and lit
   libhalide14-0-dev libtbb-dev            # kernels and their thread pool
   python3-numpy python3-torch libopenblas0-pthread  # reference tests against PyTorch
+  "$@"
 )
 
 missing=()
