@@ -1,6 +1,7 @@
 #include "compiler/Sema.h"
 
 #include "compiler/Builder.h"
+#include "compiler/GeneratedNames.h"
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -154,6 +155,7 @@ private:
   void buildResults();
   void checkUnused();
   void checkDimsBindable();
+  void checkNamesOutside();
 
   void markNamesUsed(const Expr &e);
   std::string suggestUsed(const std::string &name, const std::vector<std::string> &candidates);
@@ -829,6 +831,27 @@ void Analyzer::checkDimsBindable() {
   }
 }
 
+// The names the header and cellc run give each tensor must be usable and distinct. Checked
+// last, on a cell without other errors: after a failed definition, a name may resolve to a
+// tensor the user did not mean.
+void Analyzer::checkNamesOutside() {
+  if (diags_.hasErrors())
+    return;
+  static const NamedTensor::Kind kinds[] = {NamedTensor::Kind::Dim, NamedTensor::Kind::Input,
+                                            NamedTensor::Kind::State, NamedTensor::Kind::Param};
+  std::vector<NamedTensor> tensors;
+  for (const Decl &d : module_.decls) {
+    auto it = symbols_.find(d.name);
+    if (it != symbols_.end() && it->second.range.begin == d.nameRange.begin)
+      tensors.push_back({kinds[int(d.kind)], d.name, d.nameRange});
+  }
+  std::set<std::string> outputs;
+  for (const Stmt &s : module_.stmts)
+    if (s.kind == Stmt::Kind::Output && outputs.insert(s.targets[0].name).second)
+      tensors.push_back({NamedTensor::Kind::Output, s.targets[0].name, s.targets[0].range});
+  checkGeneratedNames(tensors, diags_);
+}
+
 void Analyzer::markNamesUsed(const Expr &root) {
   // Iterative: a definition may be a chain thousands of operations long.
   std::vector<const Expr *> todo{&root};
@@ -909,6 +932,7 @@ Outcome Analyzer::run() {
   buildResults();
   checkUnused();
   checkDimsBindable();
+  checkNamesOutside();
   if (!diags_.hasErrors() && out.badDefines.empty())
     out.cell = std::move(cell_);
   return out;
