@@ -111,7 +111,27 @@ int main(int argc, char **argv) {
   gen->add_option("--seed", genOpts.seed, "random seed");
   gen->add_flag("--backward", genOpts.backward, "also write output and final-state gradients");
 
-  CLI11_PARSE(app, argc, argv);
+  auto isCommand = [&](const char *name) {
+    return !app.get_subcommands([&](CLI::App *c) { return c->check_name(name); }).empty();
+  };
+  if (argc > 1 && argv[1][0] != '-' && !isCommand(argv[1])) {
+    std::cerr << "cellc: error: unknown command '" << argv[1]
+              << "'; the commands are compile, run and gen (see cellc --help)\n";
+    return 1;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    // --help and --version arrive here with code 0. A usage error exits 1, as every other
+    // error does (CLI11's own codes, 105-109, would tell a script nothing more), and says
+    // "error:" like our diagnostics.
+    if (e.get_exit_code() == 0)
+      return app.exit(e);
+    auto used = app.get_subcommands();
+    std::cerr << "cellc: error: " << e.what() << "\nRun 'cellc "
+              << (used.empty() ? "" : used[0]->get_name() + " ") << "--help' for the options.\n";
+    return 1;
+  }
 
   FrontendOptions opts;
   std::unique_ptr<driver::CellLibrary> library;
