@@ -13,7 +13,11 @@ struct Array {
   std::vector<double> data; // values widened to double, C order
 };
 
-/// Loads `path`. On failure returns false and sets `error` to a message that names the file.
+/// Loads `path`. On failure returns false, leaves `out` as it was and sets `error` to a
+/// message that names the file. The header must be the dict numpy writes (exactly 'descr',
+/// 'fortran_order' and 'shape', Python literal syntax, padded with spaces to a newline that
+/// aligns the data to 16 bytes), and the file must hold exactly the data its shape needs;
+/// both are checked before anything is allocated for the data.
 bool load(const std::string &path, Array &out, std::string &error);
 
 /// Writes a float32 array. Writes to a temporary name and renames it into place, so a failed

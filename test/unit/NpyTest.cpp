@@ -31,18 +31,22 @@ protected:
   /// Writes a .npy file by hand: magic, version, header length, the header dict padded to a
   /// multiple of 64 bytes, then `payload`.
   std::string writeRaw(const std::string &name, const std::string &dict, const std::string &payload,
-                       int major = 1) {
+                       int major = 1, size_t align = 64) {
     std::string header = dict;
-    size_t lenSize = major == 1 ? 2 : 4;
-    size_t total = 8 + lenSize + header.size() + 1;
-    header.append((64 - total % 64) % 64, ' ');
+    size_t total = 8 + lengthSize(major) + header.size() + 1;
+    header.append((align - total % align) % align, ' ');
     header += '\n';
+    return writeBytes(name, preamble(major, header.size()) + header + payload);
+  }
+
+  static size_t lengthSize(int major) { return major == 1 ? 2 : 4; }
+
+  /// Magic, version `major`.0 and the little-endian header length.
+  static std::string preamble(int major, size_t headerLen) {
     std::string bytes = std::string("\x93NUMPY", 6) + char(major) + char(0);
-    uint32_t len = uint32_t(header.size());
-    for (size_t i = 0; i < lenSize; ++i)
-      bytes += char((len >> (8 * i)) & 0xff);
-    bytes += header + payload;
-    return writeBytes(name, bytes);
+    for (size_t i = 0; i < lengthSize(major); ++i)
+      bytes += char((headerLen >> (8 * i)) & 0xff);
+    return bytes;
   }
 
   std::string writeBytes(const std::string &name, const std::string &bytes) {
@@ -176,8 +180,9 @@ TEST_F(Npy, TruncatedData) {
   std::vector<float> v = {1, 2, 3, 4, 5};
   std::string error = loadError(
       writeRaw("t.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", raw(v)));
-  EXPECT_NE(error.find("truncated data: shape (2, 3) needs 24 bytes, the file has 20"),
-            std::string::npos)
+  EXPECT_NE(
+      error.find("truncated data: shape (2, 3) needs 24 bytes, the file has 20 after its header"),
+      std::string::npos)
       << error;
 }
 
@@ -201,6 +206,174 @@ TEST_F(Npy, MalformedShape) {
   std::string noShape =
       loadError(writeRaw("n.npy", "{'descr': '<f4', 'fortran_order': False, }", ""));
   EXPECT_NE(noShape.find("header has no 'shape'"), std::string::npos) << noShape;
+}
+
+// What numpy writes (numpy.save, numpy.lib.format.write_array with version=(v, 0)) in each
+// format version, and what other writers do within the format: keys in another order, double
+// quotes, no trailing comma, the header padded to 16 bytes (numpy before 1.14, cnpy).
+TEST_F(Npy, AcceptsTheHeadersWritersWrite) {
+  std::vector<float> v = {1, 2, 3, 4, 5, 6};
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", "(2, 3)"},
+      {"{'shape': (2, 3), 'fortran_order': False, 'descr': '<f4'}", "(2, 3)"},
+      {R"({"descr":"<f4","fortran_order":False,"shape":(2,3,)})", "(2, 3)"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", "(6,)"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 6, 1), }", "(1, 6, 1)"},
+      {"{ 'descr' : '=f4' ,\t'fortran_order' : False , 'shape' : ( 6 , ) , }", "(6,)"}};
+  int n = 0;
+  for (int major : {1, 2, 3})
+    for (size_t align : {64, 16})
+      for (auto &[dict, shape] : headers) {
+        std::string p = writeRaw("ok" + std::to_string(n++) + ".npy", dict, raw(v), major, align);
+        npy::Array a;
+        std::string error;
+        ASSERT_TRUE(npy::load(p, a, error)) << error << "\n" << dict;
+        EXPECT_EQ(npy::shapeString(a.shape), shape) << dict;
+        EXPECT_EQ(a.data, (std::vector<double>{1, 2, 3, 4, 5, 6})) << dict;
+      }
+  npy::Array a;
+  std::string error;
+  std::vector<float> one = {2.5f};
+  std::string p =
+      writeRaw("s.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", raw(one));
+  ASSERT_TRUE(npy::load(p, a, error)) << error;
+  EXPECT_TRUE(a.shape.empty());
+  EXPECT_EQ(a.data, (std::vector<double>{2.5}));
+}
+
+// Regression: the header dict was searched with regexes, so a header that is not a dict
+// literal (a stray byte in its padding, say) was read; numpy.load rejects those ("Cannot parse
+// header"). Each line here is a header numpy cannot read, or one it reads differently.
+TEST_F(Npy, RejectsHeadersThatAreNotTheDictNumpyWrites) {
+  std::vector<float> v = {1, 2, 3, 4, 5, 6};
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }          X",
+       "malformed header: only spaces may follow the dict at byte 79, found 'X'"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }}",
+       "only spaces may follow the dict"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}",
+       "unknown key 'extra' at byte 68 (a .npy header has exactly 'descr', 'fortran_order' and "
+       "'shape')"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'shape': (6,)}",
+       "key 'shape' appears twice"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), ",
+       "expected a quoted key at byte 127, found the end of the header"},
+      {"{'descr': '<f4' 'fortran_order': False, 'shape': (2, 3)}",
+       "expected ',' or '}' at byte 26, found '''"},
+      {"{descr: '<f4', 'fortran_order': False, 'shape': (2, 3)}", "expected a quoted key"},
+      {"dict(descr='<f4', fortran_order=False, shape=(2, 3))", "expected '{'"},
+      {"{'descr': '<f4', 'fortran_order': false, 'shape': (2, 3)}",
+       "'fortran_order' must be True or False"},
+      {"{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3)}",
+       "'fortran_order' must be True or False"},
+      {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2, 3)}",
+       "'descr' must be a dtype string such as '<f4' (structured dtypes are not supported)"},
+      {"{'descr': '<f4\\x00', 'fortran_order': False, 'shape': (2, 3)}",
+       "unsupported character in a string"},
+      {"{'descr': '<f4, 'fortran_order': False, 'shape': (2, 3)}",
+       "expected ',' or '}' at byte 27, found 'f'"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3) # comment\n}",
+       "expected ',' or '}'"},
+      {"{'descr': '<f4', 'fortran_order': False}", "header has no 'shape'"},
+      {"{'fortran_order': False, 'shape': (2, 3)}", "header has no 'descr'"},
+      {"{'descr': '<f4', 'shape': (2, 3)}", "header has no 'fortran_order'"}};
+  int n = 0;
+  for (auto &[dict, message] : bad) {
+    std::string error = loadError(writeRaw("b" + std::to_string(n++) + ".npy", dict, raw(v)));
+    EXPECT_NE(error.find(message), std::string::npos) << dict << "\n" << error;
+  }
+}
+
+TEST_F(Npy, RejectsShapesThatAreNotTuplesOfWholeNumbers) {
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"(6)", "malformed shape: (n) is a number, not a tuple; expected (n,)"},
+      {"[2, 3]", "malformed shape: expected a tuple such as (2, 3)"},
+      {"(2, -3)", "malformed shape: expected a whole number >= 0 at byte"},
+      {"(2, 3.0)", "malformed shape: expected ',' or ')'"},
+      {"(0x6,)", "malformed shape: expected ',' or ')'"},
+      {"(06,)", "malformed shape: a number with a leading zero"},
+      {"(6L,)", "malformed shape: expected ',' or ')'"},
+      {"(,)", "malformed shape: expected a whole number >= 0"},
+      {"(2,, 3)", "malformed shape: expected a whole number >= 0"},
+      {"(2 3)", "malformed shape: expected ',' or ')'"},
+      {"(2, 3", "malformed shape: expected ',' or ')' at byte"},
+      {"(99999999999999999999,)", "shape dimension 99999999999999999999 is too large"}};
+  int n = 0;
+  for (auto &[shape, message] : bad) {
+    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + "}";
+    std::string error = loadError(writeRaw("s" + std::to_string(n++) + ".npy", dict, ""));
+    EXPECT_NE(error.find(message), std::string::npos) << shape << "\n" << error;
+  }
+}
+
+// The header length must agree with the version (2 bytes in 1.0, 4 in 2.0 and 3.0), with the
+// file, with the final newline, and with the padding that aligns the data.
+TEST_F(Npy, HeaderLengthAndPaddingAgreeWithTheFormat) {
+  auto expectError = [&](const std::string &name, const std::string &bytes,
+                         const std::string &message) {
+    std::string error = loadError(writeBytes(name, bytes));
+    EXPECT_NE(error.find(message), std::string::npos) << error;
+  };
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }"; // 57 bytes
+  std::string data(4, '\0');
+  std::string header = dict + std::string(128 - 10 - dict.size() - 1, ' ') + "\n";
+  // Padded for a 10-byte preamble (version 1.0) but labelled 2.0: the length is read from 4
+  // bytes, two of them the header's first.
+  expectError("v2.npy",
+              std::string("\x93NUMPY\x02\x00", 8) + preamble(1, header.size()).substr(8) + header +
+                  data,
+              "truncated header");
+  expectError("nl.npy",
+              preamble(1, header.size()) + header.substr(0, header.size() - 1) + " " + data,
+              "header does not end with a newline; its length field may be wrong");
+  // A length 16 bytes short: the header ends inside the padding, not on its newline.
+  expectError("short.npy", preamble(1, header.size() - 16) + header + data,
+              "does not end with a newline");
+  expectError("u.npy", preamble(1, dict.size() + 1) + dict + "\n" + data,
+              "header length 58 does not align the data (the preamble and header fill 68 bytes, "
+              "not a multiple of 16)");
+  expectError("long.npy", preamble(2, 1u << 31) + header,
+              "truncated header: its length field says 2147483648 bytes, the file has 118 after "
+              "it");
+  expectError("minor.npy",
+              std::string("\x93NUMPY\x01\x01", 8) + preamble(1, header.size()).substr(8) + header +
+                  data,
+              "unsupported .npy format version 1.1");
+}
+
+// Regression: the reader allocated what the header's shape asked for before it read the data,
+// so a 138-byte file claiming (1048576, 1048576) died of std::bad_alloc. The size the shape
+// needs is now compared with the file first.
+TEST_F(Npy, HugeShapeIsAnErrorNotAnAllocation) {
+  std::vector<float> v = {1, 2};
+  std::string error = loadError(writeRaw(
+      "h.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 1048576), }", raw(v)));
+  EXPECT_NE(error.find("truncated data: shape (1048576, 1048576) needs 4398046511104 bytes, the "
+                       "file has 8 after its header"),
+            std::string::npos)
+      << error;
+  std::string f8 = loadError(writeRaw(
+      "d.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (300000000,), }", raw(v)));
+  EXPECT_NE(f8.find("needs 2400000000 bytes, the file has 8"), std::string::npos) << f8;
+  // Element counts and byte counts that overflow 64 bits.
+  for (std::string shape :
+       {"(9223372036854775807,)", "(4294967296, 4294967296)", "(3, 4611686018427387904)"}) {
+    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+    std::string e = loadError(writeRaw("o.npy", dict, raw(v)));
+    EXPECT_NE(e.find("shape " + shape + " is too large"), std::string::npos) << e;
+  }
+  // A zero dimension makes any other one harmless: no data, and none in the file.
+  npy::Array a;
+  std::string p = writeRaw(
+      "z.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904), }", "");
+  ASSERT_TRUE(npy::load(p, a, error)) << error;
+  EXPECT_TRUE(a.data.empty());
+}
+
+TEST_F(Npy, DirectoryIsNotAFile) {
+  std::string p = path("dir.npy");
+  fs::create_directories(p);
+  EXPECT_NE(loadError(p).find("is a directory, not a .npy file"), std::string::npos);
 }
 
 TEST_F(Npy, SaveIntoAMissingDirectoryNamesTheFile) {
