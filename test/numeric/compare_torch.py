@@ -4,10 +4,11 @@ gradient with torch.nn.RNN/LSTM/GRU and torch.autograd on the same random data.
 
 usage: compare_torch.py CELLC EXAMPLES_DIR WORK_DIR [--backward] [--compiled]
 With --compiled, each cell is first compiled to a shared library (cellc compile -o) and the
-library is run instead of the reference interpreter. The library computes in float32, so its
-error is measured relative to the tensor's size: max|got - ref| / max(1, max|ref|) <= 1e-5
-(gradients summed over T*B reach magnitudes of 10 and more; float32 rounding scales with them).
-The interpreter computes in float64 and is held to max|got - ref| <= 1e-5.
+library is run instead of the reference interpreter. Both are held to max|got - ref| <= 1e-5,
+as the issues ask. The library computes in float32 and param gradients summed over T*B reach
+magnitudes of 10, where float32's spacing is 1e-6, so its margin is thinner (worst 8.1e-6 on
+2026-11-24): the line also shows the error relative to the tensor, max|got - ref| / max(1,
+max|ref|), which is what grows if a change really loses accuracy.
 Prints one line per (cell, shape) with the max abs error and exits 1 if any exceeds 1e-5.
 """
 import os
@@ -32,9 +33,12 @@ def save(path, a):
     np.save(path, np.ascontiguousarray(a, dtype=np.float32))
 
 
-def error(got, ref, relative):
-    scale = max(1.0, float(np.abs(ref).max())) if relative else 1.0
-    return float(np.abs(got - ref).max()) / scale
+def error(got, ref):
+    return float(np.abs(got - ref).max())
+
+
+def scaled_error(got, ref):
+    return error(got, ref) / max(1.0, float(np.abs(ref).max()))
 
 
 def run_case(cellc, examples, work, name, shape, backward, seed, lib=None):
@@ -76,23 +80,22 @@ def run_case(cellc, examples, work, name, shape, backward, seed, lib=None):
     hx = (init["h"], init["c"]) if name == "lstm" else init["h"]
     y, final = mod(x, hx)
     finals = {"h": final[0], "c": final[1]} if name == "lstm" else {"h": final}
-    rel = lib is not None
-    errors = {"h": error(np.load(os.path.join(outdir, "h.npy")), y.detach().numpy(), rel)}
+    pairs = {"h": (np.load(os.path.join(outdir, "h.npy")), y.detach().numpy())}
     for s in states:
-        got = np.load(os.path.join(outdir, f"{s}.final.npy"))
-        errors[f"{s}.final"] = error(got, finals[s].detach()[0].numpy(), rel)
+        pairs[f"{s}.final"] = (np.load(os.path.join(outdir, f"{s}.final.npy")),
+                               finals[s].detach()[0].numpy())
     if backward:
         loss = (y * gy).sum() + sum((finals[s] * gfinal[s]).sum() for s in states)
         loss.backward()
-        errors["grad_x"] = error(np.load(os.path.join(outdir, "grad_x.npy")), x.grad.numpy(), rel)
+        pairs["grad_x"] = (np.load(os.path.join(outdir, "grad_x.npy")), x.grad.numpy())
         for s in states:
-            got = np.load(os.path.join(outdir, f"grad_{s}.init.npy"))
-            errors[f"grad_{s}.init"] = error(got, init[s].grad[0].numpy(), rel)
+            pairs[f"grad_{s}.init"] = (np.load(os.path.join(outdir, f"grad_{s}.init.npy")),
+                                       init[s].grad[0].numpy())
         for pname, ours in [("weight_ih_l0", "W_ih"), ("weight_hh_l0", "W_hh"),
                             ("bias_ih_l0", "b_ih"), ("bias_hh_l0", "b_hh")]:
-            got = np.load(os.path.join(outdir, f"grad_{ours}.npy"))
-            errors[f"grad_{ours}"] = error(got, getattr(mod, pname).grad.numpy(), rel)
-    return errors
+            pairs[f"grad_{ours}"] = (np.load(os.path.join(outdir, f"grad_{ours}.npy")),
+                                     getattr(mod, pname).grad.numpy())
+    return pairs
 
 
 def main():
@@ -110,15 +113,16 @@ def main():
             subprocess.run([cellc, "compile", os.path.join(examples, name + ".cell"), "-o", lib],
                            check=True, stdout=subprocess.DEVNULL)
         for i, shape in enumerate(SHAPES):
-            errors = run_case(cellc, examples, work, name, shape, backward, seed=100 + i, lib=lib)
+            pairs = run_case(cellc, examples, work, name, shape, backward, seed=100 + i, lib=lib)
+            errors = {k: error(*v) for k, v in pairs.items()}
             worst = max(errors, key=errors.get)
+            scaled = max(scaled_error(*v) for v in pairs.values())
             ok = all(e <= TOL for e in errors.values())
             checks += len(errors)
             failures += 0 if ok else 1
             print(f"{'PASS' if ok else 'FAIL'} {name:8s} T={shape[0]:<2d} B={shape[1]} "
-                  f"I={shape[2]:<2d} H={shape[3]:<2d} max {'scaled' if compiled else 'abs'} "
-                  f"error {errors[worst]:.2e} "
-                  f"({worst}; {len(errors)} tensors compared)")
+                  f"I={shape[2]:<2d} H={shape[3]:<2d} max abs error {errors[worst]:.2e} "
+                  f"({worst}; relative {scaled:.1e}; {len(errors)} tensors compared)")
             if not ok:
                 for k, v in sorted(errors.items()):
                     print(f"    {k}: {v:.3e}")
