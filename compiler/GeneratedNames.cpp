@@ -187,10 +187,14 @@ void checkGeneratedNames(const std::vector<NamedTensor> &tensors, dsl::Diagnosti
     if (!reported.insert(blamed->tensor).second)
       continue;
     const NamedTensor &t = *blamed->tensor;
+    // A state's files are spelled with dots (h.init.npy), so its names clash in the header only.
+    bool state =
+        t.kind == NamedTensor::Kind::State || other->tensor->kind == NamedTensor::Kind::State;
     diags.error(t.range, std::string(kindName(t.kind)) + " '" + t.name + "' clashes with " +
                              other->describe() + ": both would be named '" + c.spelled +
-                             "' in the generated header and in cellc run's .npy files; rename " +
-                             kindName(t.kind) + " '" + t.name + "'");
+                             (state ? "' in the generated header"
+                                    : "' in the generated header and in cellc run's .npy files") +
+                             "; rename " + kindName(t.kind) + " '" + t.name + "'");
     diags.note(other->tensor->range,
                other->describe() + (other->plain() ? " is declared here" : " comes from here"));
   }

@@ -500,8 +500,9 @@ std::string generateHeader(const ir::Cell &c, const plan::Plan &) {
     << " *\n * Every function returns 0 on success, else an error code (1 null pointer, 2 bad\n"
     << " * shape, 3 workspace too small, 4 reserve too small, 5 size overflow, 6 kernel failure)\n"
     << " * with a message from " << n << "_error_message() on the same thread. Tensors are\n"
-    << " * float32, row-major; sequences are [T][B][n]. Calls are reentrant: all scratch memory\n"
-    << " * is the caller's workspace. */\n"
+    << " * float32, row-major; sequences are [T][B][n]. Calls are reentrant: per-call data lives\n"
+    << " * in the caller's workspace and reserve; the kernels' small scratch blocks come from a\n"
+    << " * process-wide cache guarded by a mutex. */\n"
     << "#ifndef CELLC_" << n << "_H\n#define CELLC_" << n << "_H\n\n#include <stdint.h>\n\n"
     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
   o << "/* The sizes of one call. */\ntypedef struct " << n << "_shape {\n  int64_t T, B;\n";

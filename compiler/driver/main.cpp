@@ -83,8 +83,8 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"tokens", "ast", "ir", "grad", "plan", "halide", "header"}));
   compile->add_flag("--no-opt", noOpt, "print the IR as lowered, before canonicalize and CSE");
   compile->add_option("-o,--output", output,
-                      "build the shared library DIR/lib<name>.so "
-                      "(the header goes beside it)");
+                      "write the shared library to this path (name it DIR/lib<name>.so; "
+                      "the header <name>.h goes beside it)");
   compile->add_option("--target", target, "Halide target string (default: host)");
 
   CLI::App *run = app.add_subcommand("run", "run a cell (.cell or compiled .so) on .npy files");
@@ -140,6 +140,13 @@ int main(int argc, char **argv) {
     library = driver::CellLibrary::open(file, error);
     if (!library) {
       std::cerr << "cellc run: error: " << error << "\n";
+      return 1;
+    }
+    // A library's dims were fixed when it was compiled; -D cannot change them.
+    if (!defines.empty()) {
+      std::cerr << "cellc run: error: -D applies when compiling; " << file << " was compiled with "
+                << (library->defines().empty() ? std::string("no -D") : library->defines())
+                << " (recompile it with cellc compile -D ... -o)\n";
       return 1;
     }
     opts.sourceText = library->source();
