@@ -1,8 +1,10 @@
-# cellc_add_cell_library(<target> <file.cell> [DEFINES H=512 ...] [TARGET <halide-target>])
+# cellc_add_cell_library(<target> <file.cell> [NAME <name>] [DEFINES H=512 ...]
+#                        [TARGET <halide-target>])
 #
 # Compiles a .cell file with cellc into lib<name>.so and <name>.h in the build tree and makes
 # an IMPORTED library target <target> that carries both: link it and include "<name>.h".
-# <name> is the cell's name (its `cell NAME` line, else the file's stem).
+# <name> is NAME if given, else the file's stem; it must equal the cell's name (its `cell NAME`
+# line), which names the files cellc writes.
 function(cellc_add_cell_library target cell_file)
   cmake_parse_arguments(ARG "" "TARGET;NAME" "DEFINES" ${ARGN})
   get_filename_component(cell_file "${cell_file}" ABSOLUTE)

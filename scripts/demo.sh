@@ -25,6 +25,8 @@ import numpy as np
 work = sys.argv[1]
 worst = max((np.abs(np.load(f"{work}/out/{f}").astype(np.float64) - np.load(f"{work}/ref/{f}")).max(), f)
             for f in sorted(os.listdir(f"{work}/ref")))
+ok = worst[0] <= 1e-4  # float32 library vs float64 interpreter, as compare_compiled.py
 print(f"library vs interpreter: {len(os.listdir(work + '/ref'))} files, max abs difference "
-      f"{worst[0]:.2e} ({worst[1]})")
+      f"{worst[0]:.2e} ({worst[1]}): {'within' if ok else 'OVER'} the tolerance 1e-4")
+sys.exit(0 if ok else 1)
 PY

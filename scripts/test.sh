@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets everything up, then runs every test: GoogleTest units and the lit suites (which
-# include the numeric comparisons against PyTorch and the robustness fuzzer).
+# Sets everything up, then runs every test: GoogleTest units, the lit suites (which include
+# the numeric comparisons against PyTorch and the robustness fuzzer) and the C++ example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
