@@ -1,121 +1,31 @@
 #include "compiler/GeneratedNames.h"
 
+#include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace cellc::sema {
 namespace {
 
-// C11, C23 and C++20 keywords: any of them as a field name breaks the generated header.
-const std::set<std::string> &keywords() {
-  static const std::set<std::string> k = {"alignas",
-                                          "alignof",
-                                          "and",
-                                          "and_eq",
-                                          "asm",
-                                          "auto",
-                                          "bitand",
-                                          "bitor",
-                                          "bool",
-                                          "break",
-                                          "case",
-                                          "catch",
-                                          "char",
-                                          "char16_t",
-                                          "char32_t",
-                                          "char8_t",
-                                          "class",
-                                          "co_await",
-                                          "co_return",
-                                          "co_yield",
-                                          "compl",
-                                          "concept",
-                                          "const",
-                                          "const_cast",
-                                          "consteval",
-                                          "constexpr",
-                                          "constinit",
-                                          "continue",
-                                          "decltype",
-                                          "default",
-                                          "delete",
-                                          "do",
-                                          "double",
-                                          "dynamic_cast",
-                                          "else",
-                                          "enum",
-                                          "explicit",
-                                          "export",
-                                          "extern",
-                                          "false",
-                                          "float",
-                                          "for",
-                                          "friend",
-                                          "goto",
-                                          "if",
-                                          "inline",
-                                          "int",
-                                          "long",
-                                          "mutable",
-                                          "namespace",
-                                          "new",
-                                          "noexcept",
-                                          "not",
-                                          "not_eq",
-                                          "nullptr",
-                                          "operator",
-                                          "or",
-                                          "or_eq",
-                                          "private",
-                                          "protected",
-                                          "public",
-                                          "register",
-                                          "reinterpret_cast",
-                                          "requires",
-                                          "restrict",
-                                          "return",
-                                          "short",
-                                          "signed",
-                                          "sizeof",
-                                          "static",
-                                          "static_assert",
-                                          "static_cast",
-                                          "struct",
-                                          "switch",
-                                          "template",
-                                          "this",
-                                          "thread_local",
-                                          "throw",
-                                          "true",
-                                          "try",
-                                          "typedef",
-                                          "typeid",
-                                          "typename",
-                                          "typeof",
-                                          "typeof_unqual",
-                                          "union",
-                                          "unsigned",
-                                          "using",
-                                          "virtual",
-                                          "void",
-                                          "volatile",
-                                          "wchar_t",
-                                          "while",
-                                          "xor",
-                                          "xor_eq",
-                                          "_Alignas",
-                                          "_Alignof",
-                                          "_Atomic",
-                                          "_BitInt",
-                                          "_Bool",
-                                          "_Complex",
-                                          "_Generic",
-                                          "_Imaginary",
-                                          "_Noreturn",
-                                          "_Static_assert",
-                                          "_Thread_local",
-                                          "NULL"};
-  return k;
+// C11, C23 and C++20 keywords, and NULL: any of them as a field name breaks the generated
+// header.
+bool isKeyword(const std::string &name) {
+  static const std::set<std::string> words = [] {
+    std::istringstream in(
+        "alignas alignof and and_eq asm auto bitand bitor bool break case catch char char16_t "
+        "char32_t char8_t class co_await co_return co_yield compl concept const const_cast "
+        "consteval constexpr constinit continue decltype default delete do double dynamic_cast "
+        "else enum explicit export extern false float for friend goto if inline int long mutable "
+        "namespace new noexcept not not_eq nullptr operator or or_eq private protected public "
+        "register reinterpret_cast requires restrict return short signed sizeof static "
+        "static_assert static_cast struct switch template this thread_local throw true try "
+        "typedef typeid typename typeof typeof_unqual union unsigned using virtual void volatile "
+        "wchar_t while xor xor_eq _Alignas _Alignof _Atomic _BitInt _Bool _Complex _Generic "
+        "_Imaginary _Noreturn _Static_assert _Thread_local NULL ");
+    return std::set<std::string>(std::istream_iterator<std::string>(in), {});
+  }();
+  return words.count(name) != 0;
 }
 
 const char *kindName(NamedTensor::Kind k) {
@@ -152,7 +62,7 @@ std::vector<Claim> claimsOf(const NamedTensor &t) {
 }
 
 void checkSpelling(const NamedTensor &t, dsl::DiagnosticEngine &diags) {
-  if (keywords().count(t.name))
+  if (isKeyword(t.name))
     diags.error(t.range, std::string(kindName(t.kind)) + " '" + t.name +
                              "' is named after a C/C++ keyword, which the generated header "
                              "cannot use as a field name; rename it");
