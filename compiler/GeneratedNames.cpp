@@ -1,5 +1,7 @@
 #include "compiler/GeneratedNames.h"
 
+#include "compiler/abi/Signature.h"
+
 #include <iterator>
 #include <map>
 #include <set>
@@ -46,19 +48,25 @@ struct Claim {
   }
 };
 
+/// The header fields of a tensor, from the signature's spelling. A file name differs from its
+/// field only by dots and the .npy suffix, so fields that are distinct give distinct files.
 std::vector<Claim> claimsOf(const NamedTensor &t) {
-  const std::string &n = t.name;
-  switch (t.kind) {
-  case NamedTensor::Kind::Dim:
+  static const abi::TensorKind kinds[] = {abi::TensorKind::Input, abi::TensorKind::Input,
+                                          abi::TensorKind::State, abi::TensorKind::Param,
+                                          abi::TensorKind::Output};
+  if (t.kind == NamedTensor::Kind::Dim)
     return {};
-  case NamedTensor::Kind::State:
-    return {{&t, "the initial value of", n + "_init"},
-            {&t, "the final value of", n + "_final"},
-            {&t, "the gradient of the initial value of", "grad_" + n + "_init"},
-            {&t, "the gradient of the final value of", "grad_" + n + "_final"}};
-  default: // inputs, params and outputs are named as written, and so are their gradients
-    return {{&t, "", n}, {&t, "the gradient of", "grad_" + n}};
+  std::vector<Claim> claims;
+  for (abi::Role role : abi::rolesOf(kinds[int(t.kind)])) {
+    abi::Names n = abi::namesOf(role, t.name);
+    // The gradient of an output and of an input share a field: one claim for both.
+    bool seen = false;
+    for (const Claim &c : claims)
+      seen = seen || c.spelled == n.field;
+    if (!seen)
+      claims.push_back({&t, n.description, n.field});
   }
+  return claims;
 }
 
 void checkSpelling(const NamedTensor &t, dsl::DiagnosticEngine &diags) {

@@ -1,9 +1,11 @@
 #include "compiler/Interpreter.h"
 
+#include "compiler/Autodiff.h"
 #include "compiler/ScalarOps.h"
+#include "runtime/cellrt/Executor.h"
 
-#include <cassert>
-#include <functional>
+#include <stdexcept>
+
 
 namespace cellc::interp {
 
@@ -22,17 +24,15 @@ int64_t elementCount(const ir::Type &t, const DimValues &dims) {
 
 namespace {
 
-/// Evaluates one Function for one sample. Leaves point at caller data; every other node owns
-/// a buffer that is reused from sample to sample.
+/// Evaluates nodes of one Function for one sample. A kernel binds its inputs' nodes to
+/// caller data, then computes its nodes in order; every computed node owns a buffer that is
+/// reused from sample to sample. Constants are evaluated once.
 class Evaluator {
 public:
-  /// Supplies a leaf's data (Input, State, Param, Saved, Seed).
-  using LeafFn = std::function<const double *(const Node &)>;
-
   Evaluator(const ir::Function &f, const DimValues &dims) : f_(f) {
     size_t n = f.nodes.size();
     len_.resize(n);
-    ptr_.resize(n);
+    ptr_.assign(n, nullptr);
     own_.resize(n);
     for (size_t i = 0; i < n; ++i) {
       const Node &node = f.nodes[i];
@@ -42,19 +42,18 @@ public:
                                                                    : 0);
       if (!ir::isLeaf(node.op) || node.op == Op::Const || node.op == Op::DimSize)
         own_[i].resize(len_[i]);
+      if (node.op == Op::Const || node.op == Op::DimSize)
+        ptr_[i] = evalNode(ValueId(i));
     }
   }
 
-  void run(const LeafFn &leaf) {
-    for (size_t i = 0; i < f_.nodes.size(); ++i)
-      ptr_[i] = evalNode(ValueId(i), leaf);
-  }
-
+  void bind(ValueId v, const double *data) { ptr_[v] = data; }
+  void compute(ValueId v) { ptr_[v] = evalNode(v); }
   const double *value(ValueId v) const { return ptr_[v]; }
   int64_t length(ValueId v) const { return len_[v]; }
 
 private:
-  const double *evalNode(ValueId id, const LeafFn &leaf) {
+  const double *evalNode(ValueId id) {
     const Node &n = f_.nodes[id];
     double *out = own_[id].data();
     int64_t len = len_[id];
@@ -66,7 +65,7 @@ private:
     case Op::Param:
     case Op::Saved:
     case Op::Seed:
-      return leaf(n);
+      return ptr_[id]; // bound by the kernel
     case Op::Const:
       std::fill(out, out + len, n.value);
       return out;
@@ -145,119 +144,238 @@ private:
 
 } // namespace
 
-ForwardResult forward(const ir::Cell &cell, const SequenceData &data,
-                      const std::vector<ValueId> &toSave) {
-  const DimValues &dims = data.dims;
-  const int64_t T = data.T, B = data.B;
-  Evaluator ev(cell.step, dims);
-  ForwardResult out;
+/// The interpreter's kernels, as a cellrt Invoker: kernel k of the plan evaluates its nodes
+/// sample by sample over the executor's views.
+class SequenceInterpreter::Kernels {
+public:
+  Kernels(const ir::Cell &cell, const ir::Gradient &grad, const plan::Plan &plan)
+      : cell_(cell), grad_(grad), plan_(plan) {}
 
-  // Current states, [B][n], starting from the given or declared initial values.
-  std::map<std::string, Buffer> states;
-  for (const ir::TensorDecl &s : cell.states) {
-    auto given = data.initStates.find(s.name);
-    states[s.name] = given != data.initStates.end()
-                         ? given->second
-                         : Buffer(B * elementCount(s.type, dims), s.init);
-  }
-  for (const ir::TensorDecl &o : cell.outputs)
-    out.outputs[o.name].resize(T * B * elementCount(o.type, dims));
-  for (ValueId v : toSave)
-    out.saved[v].resize(T * B * ev.length(v));
-
-  std::map<std::string, Buffer> next = states;
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t b = 0; b < B; ++b) {
-      ev.run([&](const Node &n) -> const double * {
-        int64_t len = elementCount(n.type, dims);
-        switch (n.op) {
-        case Op::Input:
-          return data.inputs.at(n.name).data() + (t * B + b) * len;
-        case Op::State:
-          return states.at(n.name).data() + b * len;
-        default:
-          return data.params.at(n.name).data();
-        }
-      });
-      for (const ir::Result &r : cell.step.results) {
-        int64_t len = ev.length(r.value);
-        const double *v = ev.value(r.value);
-        double *dst = r.kind == ir::Result::Kind::NewState
-                          ? next[r.name].data() + b * len
-                          : out.outputs[r.name].data() + (t * B + b) * len;
-        std::copy(v, v + len, dst);
-      }
-      for (ValueId s : toSave) {
-        int64_t len = ev.length(s);
-        std::copy(ev.value(s), ev.value(s) + len, out.saved[s].data() + (t * B + b) * len);
+  int run(const cellrt::SequencePlan &, int k, const int64_t *shape, int64_t samples,
+          const cellrt::View<double> *views) {
+    const plan::Kernel &kd = plan_.kernels[size_t(k)];
+    Evaluator &ev = evaluator(kd.backward, shape);
+    const size_t nin = kd.inputs.size();
+    for (size_t j = 0; j < kd.outputs.size(); ++j)
+      if (views[nin + j].kind == cellrt::ViewKind::Tensor) // a param gradient: a sum
+        std::fill(views[nin + j].base, views[nin + j].base + ev.length(kd.outputs[j].node), 0.0);
+    for (int64_t n = 0; n < samples; ++n) {
+      for (size_t i = 0; i < nin; ++i)
+        ev.bind(kd.inputs[i].node, at(views[i], n));
+      for (ValueId v : kd.computes)
+        ev.compute(v);
+      for (size_t j = 0; j < kd.outputs.size(); ++j) {
+        const cellrt::View<double> &out = views[nin + j];
+        ValueId v = kd.outputs[j].node;
+        const double *val = ev.value(v);
+        if (out.kind == cellrt::ViewKind::Tensor)
+          for (int64_t i = 0; i < ev.length(v); ++i)
+            out.base[i] += val[i];
+        else
+          std::copy(val, val + ev.length(v), out.base + n * out.len);
       }
     }
-    states.swap(next);
-    next = states;
+    return cellrt::kOk;
   }
-  out.finalStates = std::move(states);
+
+  void pack(const double *, int64_t, int64_t, bool, int64_t, double *) {
+    // The interpreter reads params as declared: its plans have no packed operands.
+  }
+
+private:
+  static const double *at(const cellrt::View<double> &v, int64_t n) {
+    return v.kind == cellrt::ViewKind::Samples ? v.base + n * v.len : v.base;
+  }
+
+  Evaluator &evaluator(bool backward, const int64_t *shape) {
+    std::vector<int64_t> key(shape, shape + 2 + cell_.dims.size());
+    if (key != shape_) {
+      shape_ = key;
+      DimValues dims = cell_.fixedDims;
+      for (size_t d = 0; d < cell_.dims.size(); ++d)
+        dims[cell_.dims[d]] = shape[2 + d];
+      forward_ = std::make_unique<Evaluator>(cell_.step, dims);
+      backward_ = std::make_unique<Evaluator>(grad_.step, dims);
+    }
+    return backward ? *backward_ : *forward_;
+  }
+
+  const ir::Cell &cell_;
+  const ir::Gradient &grad_;
+  const plan::Plan &plan_;
+  std::vector<int64_t> shape_;
+  std::unique_ptr<Evaluator> forward_, backward_;
+};
+
+using Exec = cellrt::Executor<double, SequenceInterpreter::Kernels>;
+
+SequenceInterpreter::SequenceInterpreter(const ir::Cell &cell, const ir::Gradient &grad)
+    : cell_(cell), plan_(plan::makePlan(cell, grad)),
+      tables_(std::make_unique<plan::RuntimePlan>(plan_)),
+      kernels_(std::make_unique<Kernels>(cell, grad, plan_)) {}
+
+SequenceInterpreter::~SequenceInterpreter() = default;
+
+int SequenceInterpreter::workspaceSize(const int64_t *shape, int64_t *bytes) {
+  return Exec(tables_->tables(), *kernels_).workspaceBytes(shape, bytes);
+}
+
+int SequenceInterpreter::reserveSize(const int64_t *shape, int64_t *bytes) {
+  return Exec(tables_->tables(), *kernels_).reserveBytes(shape, bytes);
+}
+
+int SequenceInterpreter::forward(const int64_t *shape, const double *const *in,
+                                 double *const *out, void *workspace, int64_t workspaceBytes,
+                                 void *reserve, int64_t reserveBytes) {
+  return Exec(tables_->tables(), *kernels_)
+      .forward(shape, in, out, workspace, workspaceBytes, reserve, reserveBytes);
+}
+
+int SequenceInterpreter::backward(const int64_t *shape, const double *const *in,
+                                  double *const *out, void *workspace, int64_t workspaceBytes,
+                                  const void *reserve, int64_t reserveBytes) {
+  return Exec(tables_->tables(), *kernels_)
+      .backward(shape, in, out, workspace, workspaceBytes, reserve, reserveBytes);
+}
+
+namespace {
+
+std::vector<int64_t> shapeOf(const ir::Cell &cell, const SequenceData &data) {
+  std::vector<int64_t> shape = {data.T, data.B};
+  for (const std::string &d : cell.dims)
+    shape.push_back(data.dims.at(d));
+  return shape;
+}
+
+/// Scratch memory of one call, in doubles.
+struct Scratch {
+  std::vector<double> workspace, reserve;
+  Scratch(SequenceInterpreter &si, const std::vector<int64_t> &shape) {
+    int64_t ws = 0, rs = 0;
+    if (si.workspaceSize(shape.data(), &ws) || si.reserveSize(shape.data(), &rs))
+      throw std::runtime_error(cellrt::lastError());
+    workspace.resize(size_t(ws / 8) + 1);
+    reserve.resize(size_t(rs / 8) + 1);
+  }
+  int64_t wsBytes() const { return int64_t(workspace.size()) * 8; }
+  int64_t rsBytes() const { return int64_t(reserve.size()) * 8; }
+};
+
+const Buffer *lookup(const std::map<std::string, Buffer> &m, const std::string &name) {
+  auto it = m.find(name);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+/// The reserve slot of forward node v in the plan, or null.
+const plan::Buffer *reserveSlot(const plan::Plan &p, ValueId v, int &index) {
+  for (const plan::ReserveSlot &r : p.reserve)
+    if (r.forwardNode == v)
+      for (size_t b = 0; b < p.buffers.size(); ++b)
+        if (p.buffers[b].name == r.name) {
+          index = int(b);
+          return &p.buffers[b];
+        }
+  return nullptr;
+}
+
+void check(int rc) {
+  if (rc != cellrt::kOk)
+    throw std::runtime_error(cellrt::lastError());
+}
+
+} // namespace
+
+ForwardResult forward(const ir::Cell &cell, const SequenceData &data,
+                      const std::vector<ValueId> &toSave) {
+  ir::Gradient grad = ir::differentiate(cell);
+  SequenceInterpreter si(cell, grad);
+  std::vector<int64_t> shape = shapeOf(cell, data);
+  Scratch scratch(si, shape);
+  const bool train = !toSave.empty();
+  ForwardResult out;
+  std::vector<const double *> in;
+  for (auto &x : cell.inputs)
+    in.push_back(data.inputs.at(x.name).data());
+  for (auto &st : cell.states) {
+    const Buffer *b = lookup(data.initStates, st.name);
+    in.push_back(b ? b->data() : nullptr);
+  }
+  for (auto &p : cell.params)
+    in.push_back(data.params.at(p.name).data());
+  std::vector<double *> outp;
+  for (auto &y : cell.outputs) {
+    Buffer &b = out.outputs[y.name];
+    b.resize(size_t(data.T * data.B * elementCount(y.type, data.dims)));
+    outp.push_back(b.data());
+  }
+  for (auto &st : cell.states) {
+    Buffer &b = out.finalStates[st.name];
+    b.resize(size_t(data.B * elementCount(st.type, data.dims)));
+    outp.push_back(b.data());
+  }
+  check(si.forward(shape.data(), in.data(), outp.data(), scratch.workspace.data(),
+                   scratch.wsBytes(), train ? scratch.reserve.data() : nullptr,
+                   scratch.rsBytes()));
+  if (!train)
+    return out;
+  // The saved values: the reserve's slots, and inputs the gradient reads.
+  cellrt::Layout L;
+  check(cellrt::makeLayout(si.tables(), shape.data(), L));
+  for (ValueId v : grad.saved) {
+    const Node &n = cell.step[v];
+    int b = -1;
+    if (n.op == Op::Input)
+      out.saved[v] = data.inputs.at(n.name);
+    else if (reserveSlot(si.plan(), v, b))
+      out.saved[v] = Buffer(scratch.reserve.begin() + L.offset[size_t(b)],
+                            scratch.reserve.begin() + L.offset[size_t(b)] + L.elems[size_t(b)]);
+  }
   return out;
 }
 
 BackwardResult backward(const ir::Cell &cell, const ir::Gradient &grad, const SequenceData &data,
                         const ForwardResult &fwd, const GradientSeeds &seeds) {
-  const DimValues &dims = data.dims;
-  const int64_t T = data.T, B = data.B;
-  Evaluator ev(grad.step, dims);
+  SequenceInterpreter si(cell, grad);
+  std::vector<int64_t> shape = shapeOf(cell, data);
+  Scratch scratch(si, shape);
+  cellrt::Layout L;
+  check(cellrt::makeLayout(si.tables(), shape.data(), L));
+  for (const plan::ReserveSlot &r : si.plan().reserve) {
+    int b = -1;
+    reserveSlot(si.plan(), r.forwardNode, b);
+    const Buffer &saved = fwd.saved.at(r.forwardNode);
+    std::copy(saved.begin(), saved.end(), scratch.reserve.begin() + L.offset[size_t(b)]);
+  }
+  std::vector<const double *> in;
+  for (auto &x : cell.inputs)
+    in.push_back(data.inputs.at(x.name).data());
+  for (auto &p : cell.params)
+    in.push_back(data.params.at(p.name).data());
+  for (auto &y : cell.outputs)
+    in.push_back(seeds.outputs.at(y.name).data());
+  for (auto &st : cell.states) {
+    const Buffer *b = lookup(seeds.finalStates, st.name);
+    in.push_back(b ? b->data() : nullptr);
+  }
   BackwardResult out;
-
-  // The gradient flowing into each new state from the step after it, [B][n].
-  std::map<std::string, Buffer> carry, nextCarry;
-  for (const ir::TensorDecl &s : cell.states) {
-    auto given = seeds.finalStates.find(s.name);
-    carry[s.name] = given != seeds.finalStates.end() ? given->second
-                                                     : Buffer(B * elementCount(s.type, dims), 0.0);
+  std::vector<double *> outp;
+  for (auto &x : cell.inputs) {
+    Buffer &b = out.inputs[x.name];
+    b.resize(size_t(data.T * data.B * elementCount(x.type, data.dims)));
+    outp.push_back(b.data());
   }
-  nextCarry = carry;
-  for (const ir::TensorDecl &x : cell.inputs)
-    out.inputs[x.name].assign(T * B * elementCount(x.type, dims), 0.0);
-  for (const ir::TensorDecl &p : cell.params)
-    out.params[p.name].assign(elementCount(p.type, dims), 0.0);
-
-  for (int64_t t = T - 1; t >= 0; --t) {
-    for (int64_t b = 0; b < B; ++b) {
-      ev.run([&](const Node &n) -> const double * {
-        int64_t len = elementCount(n.type, dims);
-        switch (n.op) {
-        case Op::Saved:
-          return fwd.saved.at(n.savedRef).data() + (t * B + b) * len;
-        case Op::Seed:
-          if (n.seedOfState)
-            return carry.at(n.name).data() + b * len;
-          return seeds.outputs.at(n.name).data() + (t * B + b) * len;
-        default:
-          return data.params.at(n.name).data();
-        }
-      });
-      for (const ir::Result &r : grad.step.results) {
-        int64_t len = ev.length(r.value);
-        const double *v = ev.value(r.value);
-        switch (r.kind) {
-        case ir::Result::Kind::GradInput:
-          std::copy(v, v + len, out.inputs[r.name].data() + (t * B + b) * len);
-          break;
-        case ir::Result::Kind::GradState:
-          std::copy(v, v + len, nextCarry[r.name].data() + b * len);
-          break;
-        case ir::Result::Kind::GradParam: {
-          double *acc = out.params[r.name].data();
-          for (int64_t i = 0; i < len; ++i)
-            acc[i] += v[i];
-          break;
-        }
-        default:
-          assert(false && "forward result in a gradient function");
-        }
-      }
-    }
-    carry.swap(nextCarry);
+  for (auto &st : cell.states) {
+    Buffer &b = out.initStates[st.name];
+    b.resize(size_t(data.B * elementCount(st.type, data.dims)));
+    outp.push_back(b.data());
   }
-  out.initStates = std::move(carry);
+  for (auto &p : cell.params) {
+    Buffer &b = out.params[p.name];
+    b.resize(size_t(elementCount(p.type, data.dims)));
+    outp.push_back(b.data());
+  }
+  check(si.backward(shape.data(), in.data(), outp.data(), scratch.workspace.data(),
+                    scratch.wsBytes(), scratch.reserve.data(), scratch.rsBytes()));
   return out;
 }
 

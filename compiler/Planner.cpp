@@ -1,7 +1,10 @@
 #include "compiler/Planner.h"
 
+#include "compiler/PlanBindings.h"
+
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 namespace cellc::plan {
 
@@ -11,36 +14,37 @@ using ir::Result;
 using ir::ValueId;
 
 const char *roleName(Role r) {
-  static const char *names[] = {"input",    "state",     "param",      "param_t",   "param_p",
-                                "frontier", "saved",     "seed",       "carry",     "new_state",
-                                "output",   "carry_out", "grad_input", "grad_param"};
+  static const char *names[] = {"input",     "state",  "param",      "frontier",
+                                "saved",     "seed",   "carry",      "new_state",
+                                "output",    "carry_out", "grad_input", "grad_param"};
   return names[int(r)];
 }
 
 namespace {
 
-/// The role of operand `k` of `op` when it is a param: the matrix of a GEMM is packed.
-Role paramRole(Op op, size_t k) {
+/// How operand `k` of `op` is read when it is a param: as a GEMM's matrix, or as values.
+Use paramUse(Op op, size_t k) {
   if (k == 0 && op == Op::MatVec)
-    return Role::ParamT;
+    return Use::MatVecMatrix;
   if (k == 0 && op == Op::MatTVec)
-    return Role::ParamP;
-  return Role::Param;
+    return Use::MatTVecMatrix;
+  return Use::Values;
 }
 
 /// Collects the arguments of one kernel without duplicates.
 class KernelBuilder {
 public:
-  KernelBuilder(std::string name, bool perStep, bool backward) {
+  KernelBuilder(std::string name, cellrt::KernelKind kind, bool backward) {
     k_.name = std::move(name);
-    k_.perStep = perStep;
+    k_.kind = kind;
     k_.backward = backward;
   }
-  void input(Role r, const std::string &name, ValueId node, const ir::Type &t) {
-    add(k_.inputs, {r, name, node, t});
+  void input(Role r, const std::string &name, ValueId node, const ir::Type &t,
+             Use use = Use::Values) {
+    add(k_.inputs, {r, name, node, t, use, {}});
   }
   void output(Role r, const std::string &name, ValueId node, const ir::Type &t) {
-    add(k_.outputs, {r, name, node, t});
+    add(k_.outputs, {r, name, node, t, Use::Values, {}});
   }
   void compute(ValueId v) { k_.computes.push_back(v); }
   Kernel take() { return std::move(k_); }
@@ -48,7 +52,7 @@ public:
 private:
   static void add(std::vector<Arg> &list, Arg a) {
     for (const Arg &x : list)
-      if (x.role == a.role && x.name == a.name)
+      if (x.role == a.role && x.name == a.name && x.use == a.use)
         return;
     list.push_back(std::move(a));
   }
@@ -58,7 +62,7 @@ private:
 std::string valueName(char prefix, ValueId v) { return prefix + std::to_string(v); }
 
 /// The role a leaf of the forward function has when a kernel reads it.
-void readForwardLeaf(KernelBuilder &k, const ir::Function &f, ValueId v, Role paramAs) {
+void readForwardLeaf(KernelBuilder &k, const ir::Function &f, ValueId v, Use paramAs) {
   const Node &n = f[v];
   switch (n.op) {
   case Op::Input:
@@ -68,7 +72,7 @@ void readForwardLeaf(KernelBuilder &k, const ir::Function &f, ValueId v, Role pa
     k.input(Role::State, n.name, v, n.type);
     break;
   case Op::Param:
-    k.input(paramAs, n.name, v, n.type);
+    k.input(Role::Param, n.name, v, n.type, paramAs);
     break;
   default:
     break;
@@ -88,7 +92,7 @@ public:
 private:
   void planForward(bool train);
   void planBackward();
-  void readBackwardLeaf(KernelBuilder &k, ValueId v, Role paramAs);
+  void readBackwardLeaf(KernelBuilder &k, ValueId v, Use paramAs);
 
   const ir::Cell &cell_;
   const ir::Gradient &grad_;
@@ -119,7 +123,7 @@ void Planner::planForward(bool train) {
       frontier.insert(r.value);
 
   std::string suffix = train ? "_train" : "";
-  KernelBuilder pre("forward_pre" + suffix, false, false);
+  KernelBuilder pre("forward_pre" + suffix, cellrt::KernelKind::TimeParallel, false);
   bool preHasWork = false;
   for (size_t i = 0; i < n; ++i) {
     ValueId v = ValueId(i);
@@ -127,7 +131,7 @@ void Planner::planForward(bool train) {
       continue;
     pre.compute(v);
     for (size_t k = 0; k < f[v].operands.size(); ++k)
-      readForwardLeaf(pre, f, f[v].operands[k], paramRole(f[v].op, k));
+      readForwardLeaf(pre, f, f[v].operands[k], paramUse(f[v].op, k));
     if (frontier.count(v)) {
       pre.output(Role::Frontier, valueName('f', v), v, f[v].type);
       preHasWork = true;
@@ -144,8 +148,8 @@ void Planner::planForward(bool train) {
   if (preHasWork && (!train || savesMore))
     plan_.kernels.push_back(pre.take());
 
-  KernelBuilder step("forward_step" + suffix, true, false);
-  auto readInStep = [&](ValueId o, Role paramAs) {
+  KernelBuilder step("forward_step" + suffix, cellrt::KernelKind::Step, false);
+  auto readInStep = [&](ValueId o, Use paramAs) {
     if (timeParallel(o))
       step.input(Role::Frontier, valueName('f', o), o, f[o].type);
     else
@@ -157,10 +161,10 @@ void Planner::planForward(bool train) {
       continue;
     step.compute(v);
     for (size_t k = 0; k < f[v].operands.size(); ++k)
-      readInStep(f[v].operands[k], paramRole(f[v].op, k));
+      readInStep(f[v].operands[k], paramUse(f[v].op, k));
   }
   for (const Result &r : f.results) {
-    readInStep(r.value, Role::Param);
+    readInStep(r.value, Use::Values);
     step.output(r.kind == Result::Kind::NewState ? Role::NewState : Role::Output, r.name, r.value,
                 f[r.value].type);
   }
@@ -168,7 +172,7 @@ void Planner::planForward(bool train) {
     for (ValueId v : grad_.saved) {
       if (f[v].op == Op::Input || timeParallel(v))
         continue; // the backward reads inputs from the user; forward_pre saved the rest
-      readInStep(v, Role::Param);
+      readInStep(v, Use::Values);
       step.output(Role::Saved, valueName('s', v), v, f[v].type);
     }
   }
@@ -183,7 +187,7 @@ void Planner::planForward(bool train) {
   }
 }
 
-void Planner::readBackwardLeaf(KernelBuilder &k, ValueId v, Role paramAs) {
+void Planner::readBackwardLeaf(KernelBuilder &k, ValueId v, Use paramAs) {
   const ir::Function &g = grad_.step;
   const Node &n = g[v];
   switch (n.op) {
@@ -199,7 +203,7 @@ void Planner::readBackwardLeaf(KernelBuilder &k, ValueId v, Role paramAs) {
     k.input(n.seedOfState ? Role::Carry : Role::SeedOutput, n.name, v, n.type);
     break;
   case Op::Param:
-    k.input(paramAs, n.name, v, n.type);
+    k.input(Role::Param, n.name, v, n.type, paramAs);
     break;
   default:
     break;
@@ -243,8 +247,8 @@ void Planner::planBackward() {
     if (r.kind != Result::Kind::GradState && crosses(r.value))
       frontier.insert(r.value);
 
-  KernelBuilder step("backward_step", true, true);
-  auto readInStep = [&](ValueId o, Role paramAs) {
+  KernelBuilder step("backward_step", cellrt::KernelKind::Step, true);
+  auto readInStep = [&](ValueId o, Use paramAs) {
     if (ir::isLeaf(g[o].op))
       readBackwardLeaf(step, o, paramAs);
   };
@@ -253,23 +257,23 @@ void Planner::planBackward() {
       continue;
     step.compute(ValueId(i));
     for (size_t k = 0; k < g[i].operands.size(); ++k)
-      readInStep(g[i].operands[k], paramRole(g[i].op, k));
+      readInStep(g[i].operands[k], paramUse(g[i].op, k));
   }
   for (const Result &r : g.results) {
     if (r.kind != Result::Kind::GradState)
       continue;
-    readInStep(r.value, Role::Param);
+    readInStep(r.value, Use::Values);
     step.output(Role::CarryOut, r.name, r.value, g[r.value].type);
   }
   for (ValueId v : frontier) {
-    readInStep(v, Role::Param);
+    readInStep(v, Use::Values);
     step.output(Role::Frontier, valueName('g', v), v, g[v].type);
     plan_.frontiers.push_back({Role::Frontier, valueName('g', v), v, g[v].type});
   }
   plan_.kernels.push_back(step.take());
 
-  KernelBuilder post("backward_post", false, true);
-  auto readInPost = [&](ValueId o, Role paramAs) {
+  KernelBuilder post("backward_post", cellrt::KernelKind::Reduction, true);
+  auto readInPost = [&](ValueId o, Use paramAs) {
     if (frontier.count(o))
       post.input(Role::Frontier, valueName('g', o), o, g[o].type);
     else if (ir::isLeaf(g[o].op))
@@ -280,12 +284,12 @@ void Planner::planBackward() {
       continue;
     post.compute(ValueId(i));
     for (size_t k = 0; k < g[i].operands.size(); ++k)
-      readInPost(g[i].operands[k], paramRole(g[i].op, k));
+      readInPost(g[i].operands[k], paramUse(g[i].op, k));
   }
   for (const Result &r : g.results) {
     if (r.kind == Result::Kind::GradState)
       continue;
-    readInPost(r.value, Role::Param);
+    readInPost(r.value, Use::Values);
     post.output(r.kind == Result::Kind::GradInput ? Role::GradInput : Role::GradParam, r.name,
                 r.value, g[r.value].type);
   }
@@ -293,7 +297,30 @@ void Planner::planBackward() {
 }
 
 std::string describeArg(const Arg &a) {
-  return std::string(roleName(a.role)) + " " + a.name + " " + a.type.str();
+  static const char *uses[] = {"", " (matrix of W @ v)", " (matrix of W^T @ v)"};
+  return std::string(roleName(a.role)) + " " + a.name + " " + a.type.str() + uses[int(a.use)];
+}
+
+/// One step of a program: "loop forward_step t = 0 .. T-1".
+std::string describeStep(const Plan &p, const cellrt::Step &s) {
+  auto buf = [&](int b) { return b < 0 ? std::string("-") : p.buffers[b].name; };
+  switch (s.kind) {
+  case cellrt::StepKind::Pack:
+    return "pack " + buf(s.dst) + " <- " + buf(s.src);
+  case cellrt::StepKind::InitState: {
+    std::ostringstream fill;
+    fill << s.fill;
+    return "init " + buf(s.dst) + " <- " + buf(s.src) + " or " + fill.str();
+  }
+  case cellrt::StepKind::RunKernel:
+    return "run " + p.kernels[s.kernel].name;
+  case cellrt::StepKind::Loop:
+    return "loop " + p.kernels[s.kernel].name +
+           (s.direction == cellrt::Direction::Forward ? " t = 0 .. T-1" : " t = T-1 .. 0");
+  case cellrt::StepKind::FinalState:
+    return "final " + buf(s.dst) + " <- " + buf(s.src);
+  }
+  return "";
 }
 
 /// Counts floats per sample of a list of slots, as a size expression.
@@ -306,7 +333,11 @@ std::string perSampleSize(const std::vector<ir::Type> &types) {
 
 } // namespace
 
-Plan makePlan(const ir::Cell &cell, const ir::Gradient &grad) { return Planner(cell, grad).run(); }
+Plan makePlan(const ir::Cell &cell, const ir::Gradient &grad) {
+  Plan p = Planner(cell, grad).run();
+  bindPlan(cell, p);
+  return p;
+}
 
 void printPlan(std::ostream &os, const ir::Cell &cell, const ir::Gradient &grad, const Plan &p) {
   os << "plan " << cell.name << " [";
@@ -315,8 +346,7 @@ void printPlan(std::ostream &os, const ir::Cell &cell, const ir::Gradient &grad,
   os << "]\n";
   for (const Kernel &k : p.kernels) {
     const ir::Function &f = k.backward ? grad.step : cell.step;
-    os << "  kernel " << k.name << (k.perStep ? " per step over B" : " over T*B")
-       << (k.perStep ? (k.backward ? ", t = T-1 .. 0" : ", t = 0 .. T-1") : "") << "\n";
+    os << "  kernel " << k.name << (k.perStep() ? " per step over B" : " over T*B") << "\n";
     for (const Arg &a : k.inputs)
       os << "    in  " << describeArg(a) << "\n";
     int pointwise = 0;
@@ -326,7 +356,7 @@ void printPlan(std::ostream &os, const ir::Cell &cell, const ir::Gradient &grad,
         const Node &w = f[n.operands[0]];
         std::string wname = w.op == Op::Saved ? "%" + std::to_string(v) : w.name;
         os << "    gemm %" << v << " = " << (n.op == Op::MatVec ? wname : wname + "^T") << " @ %"
-           << n.operands[1] << " : " << n.type.str() << " x " << (k.perStep ? "B" : "T*B") << "\n";
+           << n.operands[1] << " : " << n.type.str() << " x " << (k.perStep() ? "B" : "T*B") << "\n";
       } else if (n.op == Op::Outer) {
         os << "    outer %" << v << " = %" << n.operands[0] << " (x) %" << n.operands[1] << "\n";
       } else if (n.op == Op::Sum) {
@@ -360,6 +390,14 @@ void printPlan(std::ostream &os, const ir::Cell &cell, const ir::Gradient &grad,
     rs.push_back(s.type);
   }
   os << " = " << perSampleSize(rs) << " floats x T*B\n";
+  for (const Program *prog : {&p.inference, &p.training, &p.backward}) {
+    os << "  program " << (prog == &p.inference  ? "inference"
+                           : prog == &p.training ? "training"
+                                                 : "backward")
+       << "\n";
+    for (const cellrt::Step &s : prog->steps)
+      os << "    " << describeStep(p, s) << "\n";
+  }
 }
 
 } // namespace cellc::plan

@@ -14,6 +14,10 @@ struct CpuSchedule {
 
   /// Rows of a GEMM register tile: also the panel width of packed matrices.
   int gemmRows() const { return vectorWidth >= 16 ? 4 * vectorWidth : 2 * vectorWidth; }
+  /// Packed GEMM matrices have their rows padded with zeros to a multiple of this, so whole
+  /// register tiles never read past them: a multiple of gemmRows() on every target (64 on
+  /// AVX-512, 16 on AVX2). The one home of this number: the plan carries it to the runtime.
+  static constexpr int kPackPadding = 64;
   /// A per-sample value f(i, n) stored for reuse by several consumers.
   void pointwise(Halide::Func f, Halide::Var i, Halide::Var n) const;
   /// A kernel output out(i, n) over the sample dimension n.

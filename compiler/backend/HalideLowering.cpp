@@ -1,5 +1,7 @@
 #include "compiler/backend/HalideLowering.h"
 
+#include "compiler/backend/GemmPacking.h"
+#include "compiler/backend/LibraryGen.h"
 #include "schedules/CpuSchedule.h"
 
 #include <Halide.h>
@@ -26,8 +28,14 @@ struct LoweringError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool isParam(Role r) { return r == Role::Param || r == Role::ParamT || r == Role::ParamP; }
+bool isParam(Role r) { return r == Role::Param; }
 bool isPerSample(Role r) { return !isParam(r) && r != Role::GradParam; }
+
+/// The Halide name of a kernel argument: "param_t_W_ih" for a matrix packed for W @ v.
+std::string argName(const plan::Arg &a) {
+  static const char *packing[] = {"", "_t", "_p"};
+  return std::string(plan::roleName(a.role)) + packing[int(a.use)] + "_" + a.name;
+}
 
 /// Builds the Halide pipeline of one kernel: the algorithm only; schedules come from
 /// schedules/.
@@ -65,9 +73,9 @@ private:
   std::vector<Argument> args_;
   std::map<ValueId, Func> funcs_;         // per-sample values
   std::map<ValueId, ImageParam> paramOf_; // param leaves (declared layout)
-  // Param leaves packed for GEMMs (param_t, param_p): their rows are padded to a multiple of
-  // 64 with zeros, so full register tiles never read past them.
-  std::map<std::pair<ValueId, Role>, ImageParam> packedOf_;
+  // Param leaves packed for GEMMs (param_t, param_p): their rows are padded with zeros to a
+  // multiple of CpuSchedule::kPackPadding, so full register tiles never read past them.
+  std::map<std::pair<ValueId, plan::Use>, ImageParam> packedOf_;
   std::map<ValueId, int> uses_;
   std::map<ValueId, Func> staged_;
 };
@@ -82,18 +90,18 @@ Expr KernelLowering::size(const Size &s) const {
 void KernelLowering::bindInput(const plan::Arg &a) {
   const ir::Type &t = a.type;
   if (isParam(a.role)) {
-    // Packed matrices are 2-D, padded along the GEMM's rows; see cellrt::packPadded.
-    int rank = a.role == Role::Param ? t.rank : 2;
-    ImageParam p(Float(32), rank, std::string(plan::roleName(a.role)) + "_" + a.name);
+    // A GEMM's matrix comes packed, 2-D and padded along the GEMM's rows (GemmPacking.h).
+    bool packed = a.use != plan::Use::Values;
+    ImageParam p(Float(32), packed ? 2 : t.rank, argName(a));
     p.set_host_alignment(4); // caller memory: only float alignment is promised
-    if (a.role == Role::Param)
+    if (!packed)
       paramOf_.emplace(a.node, p);
     else
-      packedOf_.emplace(std::make_pair(a.node, a.role), p);
+      packedOf_.emplace(std::make_pair(a.node, a.use), p);
     args_.push_back(p);
     return;
   }
-  ImageParam p(Float(32), 2, std::string(plan::roleName(a.role)) + "_" + a.name);
+  ImageParam p(Float(32), 2, argName(a));
   p.set_host_alignment(4);
   Func f("in_" + a.name);
   if (t.rank == 0)
@@ -268,7 +276,7 @@ Func KernelLowering::define(ValueId v) {
   switch (nd.op) {
   case Op::MatVec:    // y(i, n) = sum_r W^T(i, r) x(r, n)
   case Op::MatTVec: { // y(j, n) = sum_r W(j, r) x(r, n)  (W's rows are r, its columns j)
-    Role packing = nd.op == Op::MatVec ? Role::ParamT : Role::ParamP;
+    plan::Use packing = nd.op == Op::MatVec ? plan::Use::MatVecMatrix : plan::Use::MatTVecMatrix;
     const ImageParam &a = packedOf_.at({nd.operands[0], packing});
     RDom r(0, size(f_[nd.operands[1]].type.rows), "r");
     Func prod(f.name() + "_acc"), x = staged(nd.operands[1]);
@@ -320,7 +328,7 @@ Pipeline KernelLowering::build() {
 
   std::vector<Func> outputs;
   for (const plan::Arg &a : k_.outputs) {
-    Func out(std::string(plan::roleName(a.role)) + "_" + a.name);
+    Func out(argName(a));
     if (isPerSample(a.role)) {
       if (a.type.rank == 0)
         out(i_, n_) = elem(a.node, 0, n_);
@@ -382,6 +390,12 @@ template <typename Fn> bool guarded(Fn fn, std::string &error) {
 
 } // namespace
 
+plan::Plan backendPlan(const plan::Plan &plan) {
+  plan::Plan p = plan;
+  packGemmOperands(p, schedules::CpuSchedule::kPackPadding);
+  return p;
+}
+
 bool compileKernels(const ir::Cell &cell, const ir::Gradient &grad, const plan::Plan &plan,
                     const CompileRequest &req, CompiledKernels &out, std::string &error) {
   Target target = parseTarget(req.target, error);
@@ -392,7 +406,7 @@ bool compileKernels(const ir::Cell &cell, const ir::Gradient &grad, const plan::
         for (const plan::Kernel &k : plan.kernels) {
           KernelLowering lowering(cell, k.backward ? grad.step : cell.step, k, target);
           Pipeline p = lowering.build();
-          std::string fn = cell.name + "_" + k.name;
+          std::string fn = kernelSymbol(cell.name, k.name);
           std::string obj = (std::filesystem::path(req.outputDir) / (fn + ".o")).string();
           p.compile_to_object(obj, lowering.arguments(), fn,
                               target.with_feature(Target::NoRuntime));
@@ -401,6 +415,7 @@ bool compileKernels(const ir::Cell &cell, const ir::Gradient &grad, const plan::
         std::string rt = (std::filesystem::path(req.outputDir) / "halide_runtime.o").string();
         compile_standalone_runtime(rt, target);
         out.objects.push_back(rt);
+        out.libraries = {"tbb", "pthread", "dl"};
       },
       error);
 }

@@ -21,9 +21,14 @@ struct CompileRequest {
 };
 
 struct CompiledKernels {
-  std::vector<std::string> objects; // kernel objects, then the Halide runtime
+  std::vector<std::string> objects;   // kernel objects, then the Halide runtime
+  std::vector<std::string> libraries; // what they link against (Halide's parallel-for: TBB)
   std::string stmt;                 // Halide's lowered statements (--emit=halide)
 };
+
+/// The plan with this backend's layout choices (packed GEMM matrices), which the kernels
+/// compiled by compileKernels expect.
+plan::Plan backendPlan(const plan::Plan &plan);
 
 /// Compiles every kernel of `plan` for the target, plus one shared Halide runtime.
 /// Returns false and sets `error` on a bad target or a Halide failure.

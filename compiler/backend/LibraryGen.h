@@ -1,36 +1,39 @@
 // Generates the C header and the glue of a compiled cell library, and links the library.
 //
-// The glue implements a generic entry per operation over arrays of pointers, in the order of
-// the cell's signature:
-//   <cell>_forward_v(shape, in, out, workspace, bytes, reserve, bytes)
-//     shape = {T, B, free dims...}; in = {inputs, initial states (NULL: declared init),
-//     params}; out = {outputs, final states}; reserve NULL for inference
-//   <cell>_backward_v(shape, in, out, workspace, bytes, reserve, bytes)
-//     in = {inputs, params, output gradients, final-state gradients (NULL: zero)};
-//     out = {input gradients, initial-state gradients, param gradients}
+// The glue is the sequence plan as cellrt tables (buffers, kernel arguments, kernels with
+// their Halide argv entry points, the inference, training and backward programs) and the C
+// entry points, which hand the tables to cellrt's executor (runtime/cellrt/Executor.h):
+//   <cell>_forward_v / <cell>_backward_v(shape, in, out, workspace, bytes, reserve, bytes)
 //   <cell>_workspace_size_v / <cell>_reserve_size_v(shape, &bytes), <cell>_error_message()
-// and the header adds typed structs and inline wrappers over them.
+//   <cell>_signature(): the signature as text (compiler/abi/Signature.h)
+// with shape = {T, B, free dims...} and the pointer arrays in signature order. The header
+// adds typed structs and inline wrappers over them.
 #pragma once
 
-#include "compiler/IR.h"
 #include "compiler/Planner.h"
+#include "compiler/abi/Signature.h"
 
 #include <string>
 #include <vector>
 
 namespace cellc::backend {
 
-std::string generateHeader(const ir::Cell &cell, const plan::Plan &plan);
+std::string generateHeader(const abi::Signature &sig);
 
-/// `source` and `defines` are embedded so that `cellc run LIB.so` can recover the signature.
-std::string generateGlue(const ir::Cell &cell, const plan::Plan &plan, const std::string &source,
-                         const std::string &defines);
+/// The plan must be the backend's (its GEMM operands packed). `source` and `defines` are
+/// embedded for `cellc run LIB.so`'s messages.
+std::string generateGlue(const plan::Plan &plan, const abi::Signature &sig,
+                         const std::string &source, const std::string &defines);
+
+/// The C symbol of a compiled kernel: "<cell>_<kernel>" (its argv entry adds "_argv").
+std::string kernelSymbol(const std::string &cell, const std::string &kernel);
 
 struct LinkRequest {
   std::string glueSource;               // path of the generated glue .cpp
   std::vector<std::string> objects;     // kernels and the Halide runtime
   std::string output;                   // lib<name>.so
   std::vector<std::string> includeDirs; // cellrt and Halide headers
+  std::vector<std::string> libraries;   // what the backend's runtime needs ("tbb", ...)
 };
 
 /// Links with the host C++ compiler; returns false with the compiler's output in `error`.

@@ -40,7 +40,9 @@ int compileLibrary(const CompiledCell &c, const LibraryOptions &opts, std::ostre
 
   backend::CompiledKernels kernels;
   std::string error;
-  if (!backend::compileKernels(c.cell, c.grad, c.plan, {opts.target, work.string()}, kernels,
+  plan::Plan plan = backend::backendPlan(c.plan);
+  abi::Signature sig = abi::signatureOf(c.cell);
+  if (!backend::compileKernels(c.cell, c.grad, plan, {opts.target, work.string()}, kernels,
                                error)) {
     err << "cellc compile: error: " << error << "\n";
     return 1;
@@ -48,20 +50,21 @@ int compileLibrary(const CompiledCell &c, const LibraryOptions &opts, std::ostre
   fs::path glue = work / (c.cell.name + "_glue.cpp");
   fs::path header = lib.parent_path() / (c.cell.name + ".h");
   fs::path tmpLib = work / lib.filename();
-  if (!writeText(glue, backend::generateGlue(c.cell, c.plan, opts.sourceText, opts.defines))) {
+  if (!writeText(glue, backend::generateGlue(plan, sig, opts.sourceText, opts.defines))) {
     err << "cellc compile: error: cannot write " << glue.string() << "\n";
     return 1;
   }
   backend::LinkRequest link{glue.string(),
                             kernels.objects,
                             tmpLib.string(),
-                            {CELLC_RUNTIME_INCLUDE_DIR, CELLC_HALIDE_INCLUDE_DIR}};
+                            {CELLC_RUNTIME_INCLUDE_DIR, CELLC_HALIDE_INCLUDE_DIR},
+                            kernels.libraries};
   if (!backend::linkLibrary(link, error)) {
     err << "cellc compile: error: " << error << "\n";
     return 1;
   }
   // Only a complete build replaces the outputs.
-  if (!writeText(work / header.filename(), backend::generateHeader(c.cell, c.plan))) {
+  if (!writeText(work / header.filename(), backend::generateHeader(sig))) {
     err << "cellc compile: error: cannot write " << header.string() << "\n";
     return 1;
   }
@@ -91,7 +94,7 @@ int printHalide(const CompiledCell &c, const std::string &target, std::ostream &
 }
 
 int printHeader(const CompiledCell &c, std::ostream &out) {
-  out << backend::generateHeader(c.cell, c.plan);
+  out << backend::generateHeader(abi::signatureOf(c.cell));
   return 0;
 }
 

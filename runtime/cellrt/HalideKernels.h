@@ -1,8 +1,11 @@
-// cellrt's support for the glue code that cellc generates into every compiled cell library:
-// checked size arithmetic, Halide buffer descriptors over caller memory, the thread-local
-// error message, weight packing, and Halide's parallel-for routed to TBB. Header-only, so a
-// library needs nothing of cellc at run time. Knows nothing of the compiler.
+// What a library of Halide CPU kernels needs at run time: buffer descriptors over caller
+// memory, weight packing, Halide's parallel-for routed to TBB, a cache of Halide's scratch
+// blocks, and the Invoker through which cellrt's executor calls the kernels' argv entry
+// points. Header-only, so a library needs nothing of cellc at run time.
 #pragma once
+
+#include "cellrt/Errors.h"
+#include "cellrt/Executor.h"
 
 #include <HalideRuntime.h>
 #include <tbb/parallel_for.h>
@@ -16,42 +19,6 @@
 #include <vector>
 
 namespace cellrt {
-
-enum Code : int {
-  kOk = 0,
-  kNullPointer = 1,
-  kBadShape = 2,
-  kWorkspaceTooSmall = 3,
-  kReserveTooSmall = 4,
-  kOverflow = 5,
-  kKernelFailed = 6,
-};
-
-/// The message of the last failed call on this thread.
-inline std::string &lastError() {
-  thread_local std::string message;
-  return message;
-}
-
-inline int fail(int code, const std::string &message) {
-  lastError() = message;
-  return code;
-}
-
-/// 64-bit size arithmetic that remembers overflow instead of wrapping.
-struct Checked {
-  bool overflow = false;
-  int64_t mul(int64_t a, int64_t b) {
-    int64_t r;
-    overflow = overflow || __builtin_mul_overflow(a, b, &r);
-    return overflow ? 0 : r;
-  }
-  int64_t add(int64_t a, int64_t b) {
-    int64_t r;
-    overflow = overflow || __builtin_add_overflow(a, b, &r);
-    return overflow ? 0 : r;
-  }
-};
 
 /// A halide_buffer_t over caller memory, up to 2 dimensions.
 struct Buffer {
@@ -88,17 +55,15 @@ private:
   }
 };
 
-/// GEMM kernels read packed matrices in whole register tiles: rows are padded with zeros to
-/// a multiple of this many floats.
-constexpr int64_t kPackPadding = 64;
-inline int64_t padded(int64_t n) { return (n + kPackPadding - 1) / kPackPadding * kPackPadding; }
-
 /// Packs the matrix operand A of a GEMM y(i) = sum_k A(i, k) x(k) as dst[k][i], contiguous
-/// along the GEMM's rows i and padded with zeros to padded(M) of them, so register tiles of
-/// whole vectors never read past it. For `W @ x` (`transposed`: A = W, [rows][cols] with
-/// M = rows) the matrix is transposed; for `W^T @ x`, A = W^T and W is copied as it is.
-inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transposed, float *dst) {
-  const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows, stride = padded(M);
+/// along the GEMM's rows i and padded with zeros to a multiple of `padding` of them, so
+/// register tiles of whole vectors never read past it. For `W @ x` (`transposed`: A = W,
+/// [rows][cols] with M = rows) the matrix is transposed; for `W^T @ x`, A = W^T and W is
+/// copied as it is.
+inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transposed,
+                       int64_t padding, float *dst) {
+  const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows;
+  const int64_t stride = paddedTo(M, padding);
   tbb::parallel_for(int64_t(0), K, [&](int64_t k) {
     float *out = dst + k * stride;
     if (transposed)
@@ -109,11 +74,6 @@ inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transpos
     for (int64_t i = M; i < stride; ++i)
       out[i] = 0.0f;
   });
-}
-
-inline void fill(float *dst, int64_t count, float value) {
-  for (int64_t i = 0; i < count; ++i)
-    dst[i] = value;
 }
 
 /// Halide's parallel loops run as TBB tasks, so a library composes with the caller's TBB
@@ -202,5 +162,98 @@ inline void setUpHalideRuntime() {
   }();
   (void)once;
 }
+
+/// Runs the plan's kernels through their Halide argv entry points: the dims (int32, the
+/// shape after T and B), the sample count, then one halide_buffer_t per argument.
+class HalideInvoker {
+public:
+  int run(const SequencePlan &p, int kernel, const int64_t *shape, int64_t samples,
+          const View<float> *views) {
+    const KernelDecl &k = p.kernels[kernel];
+    const int dims = p.shapeRank - 2;
+    scalars_.resize(size_t(dims + 1));
+    if (buffers_.size() < size_t(k.args))
+      buffers_ = std::vector<Buffer>(size_t(k.args)); // not resized: a Buffer points into itself
+    argv_.clear();
+    for (int d = 0; d < dims; ++d) {
+      scalars_[size_t(d)] = int32_t(shape[2 + d]);
+      argv_.push_back(&scalars_[size_t(d)]);
+    }
+    scalars_[size_t(dims)] = int32_t(samples);
+    argv_.push_back(&scalars_[size_t(dims)]);
+    for (int a = 0; a < k.args; ++a) {
+      const View<float> &v = views[a];
+      Buffer &b = buffers_[size_t(a)];
+      if (v.kind == ViewKind::Samples)
+        b.samples(v.base, v.len, v.samples);
+      else if (v.kind == ViewKind::Packed)
+        b.tensor(v.base, 2, v.len, v.cols);
+      else
+        b.tensor(v.base, v.rank, v.len, v.cols);
+      argv_.push_back(b.get());
+    }
+    if (k.entry(argv_.data()) != 0)
+      return fail(kKernelFailed, std::string(p.cell) + "_" + k.name + ": " + lastError());
+    return kOk;
+  }
+
+  void pack(const float *src, int64_t rows, int64_t cols, bool transpose, int64_t padding,
+            float *dst) {
+    packPadded(src, rows, cols, transpose, padding, dst);
+  }
+
+private:
+  std::vector<int32_t> scalars_;
+  std::vector<Buffer> buffers_;
+  std::vector<void *> argv_;
+};
+
+/// The bodies of a library's C entry points: no exception crosses the C ABI.
+namespace library {
+
+template <typename Fn> int guarded(Fn fn) {
+  try {
+    setUpHalideRuntime();
+    return fn();
+  } catch (const std::exception &e) {
+    return fail(kKernelFailed, e.what());
+  }
+}
+
+inline int workspaceSize(const SequencePlan &p, const int64_t *shape, int64_t *bytes) {
+  return guarded([&] {
+    HalideInvoker k;
+    return Executor<float, HalideInvoker>(p, k).workspaceBytes(shape, bytes);
+  });
+}
+
+inline int reserveSize(const SequencePlan &p, const int64_t *shape, int64_t *bytes) {
+  return guarded([&] {
+    HalideInvoker k;
+    return Executor<float, HalideInvoker>(p, k).reserveBytes(shape, bytes);
+  });
+}
+
+inline int forward(const SequencePlan &p, const int64_t *shape, const float *const *in,
+                   float *const *out, void *workspace, int64_t workspaceBytes, void *reserve,
+                   int64_t reserveBytes) {
+  return guarded([&] {
+    HalideInvoker k;
+    return Executor<float, HalideInvoker>(p, k).forward(shape, in, out, workspace,
+                                                        workspaceBytes, reserve, reserveBytes);
+  });
+}
+
+inline int backward(const SequencePlan &p, const int64_t *shape, const float *const *in,
+                    float *const *out, void *workspace, int64_t workspaceBytes,
+                    const void *reserve, int64_t reserveBytes) {
+  return guarded([&] {
+    HalideInvoker k;
+    return Executor<float, HalideInvoker>(p, k).backward(shape, in, out, workspace,
+                                                         workspaceBytes, reserve, reserveBytes);
+  });
+}
+
+} // namespace library
 
 } // namespace cellrt
