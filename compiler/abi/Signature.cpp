@@ -195,6 +195,13 @@ std::optional<Size> parseSize(const std::string &text) {
     std::string dim = star == std::string::npos ? "" : term.substr(star + 1);
     if (star == std::string::npos && !num.empty() && !std::isdigit((unsigned char)num[0]))
       dim = num, num = "1";
+    bool identifier = !dim.empty() && !std::isdigit((unsigned char)dim[0]);
+    for (char ch : dim)
+      identifier = identifier && (std::isalnum((unsigned char)ch) || ch == '_');
+    if (star != std::string::npos && !identifier)
+      return std::nullopt;
+    if (!dim.empty() && !identifier)
+      return std::nullopt;
     if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos ||
         num.size() > 18)
       return std::nullopt;

@@ -50,7 +50,7 @@ int compileLibrary(const CompiledCell &c, const LibraryOptions &opts, std::ostre
   fs::path glue = work / (c.cell.name + "_glue.cpp");
   fs::path header = lib.parent_path() / (c.cell.name + ".h");
   fs::path tmpLib = work / lib.filename();
-  if (!writeText(glue, backend::generateGlue(plan, sig, opts.sourceText, opts.defines))) {
+  if (!writeText(glue, backend::generateGlue(plan, sig, opts.defines))) {
     err << "cellc compile: error: cannot write " << glue.string() << "\n";
     return 1;
   }

@@ -11,8 +11,7 @@ namespace cellc::driver {
 struct LibraryOptions {
   std::string output;          // the .so to write; the header goes beside it as <name>.h
   std::string target = "host"; // Halide target string
-  std::string sourceText;      // embedded in the library
-  std::string defines;         // "H=512,I=256": embedded too
+  std::string defines;         // "H=512,I=256": embedded, for cellc run's -D message
   bool keepIntermediates = false;
 };
 

@@ -1,39 +1,36 @@
 // Runs a compiled cell library (lib<name>.so) through its generic C entry points, for
-// `cellc run LIB.so`. The library embeds its .cell source, from which the signature (the
-// order of the pointer arrays) is recovered with the same front end that compiled it.
+// `cellc run LIB.so`. The library exports its signature (<cell>_signature()), from which the
+// order of the pointer arrays and every file name are known without the .cell source.
 #pragma once
 
-#include "compiler/Interpreter.h"
+#include "compiler/abi/Signature.h"
+#include "compiler/driver/SequenceRunner.h"
 
 #include <memory>
 #include <string>
 
 namespace cellc::driver {
 
-class CellLibrary {
+class CellLibrary : public SequenceRunner {
 public:
   /// Opens `path`; returns null and sets `error` when it is not a cellc library.
   static std::unique_ptr<CellLibrary> open(const std::string &path, std::string &error);
-  ~CellLibrary();
+  ~CellLibrary() override;
 
-  const std::string &name() const { return name_; }
-  const std::string &source() const { return source_; }
-  const std::string &defines() const { return defines_; }
+  const abi::Signature &signature() const { return signature_; }
+  const std::string &defines() const { return defines_; } // "H=512,I=256": -D at compile time
 
-  struct Timing {
-    double forwardMs = 0, backwardMs = 0; // medians over the repeats
-  };
-
-  /// Runs forward (and backward when `seeds` is given) `repeat` times on float32 copies of
-  /// the data. Returns false with the library's error message.
-  bool run(const ir::Cell &cell, const interp::SequenceData &data,
-           const interp::GradientSeeds *seeds, int repeat, interp::ForwardResult &fwd,
-           interp::BackwardResult &bwd, Timing &timing, std::string &error) const;
+  /// Runs on float32 copies of the data.
+  bool run(const std::vector<int64_t> &shape, const Tensors &fwdIn, Tensors &fwdOut,
+           const Tensors *bwdIn, Tensors *bwdOut, int repeat, Timing &timing,
+           std::string &error) override;
+  const char *what() const override { return "compiled library"; }
 
 private:
   CellLibrary() = default;
   void *handle_ = nullptr;
-  std::string name_, source_, defines_;
+  abi::Signature signature_;
+  std::string defines_;
   using SizeFn = int (*)(const int64_t *, int64_t *);
   using ForwardFn = int (*)(const int64_t *, const float *const *, float *const *, void *, int64_t,
                             void *, int64_t);

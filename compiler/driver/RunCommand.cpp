@@ -1,7 +1,6 @@
 #include "compiler/driver/RunCommand.h"
 
 #include "compiler/Interpreter.h"
-#include "compiler/driver/LibraryRunner.h"
 #include "runtime/Npy.h"
 
 #include <algorithm>
@@ -31,7 +30,7 @@ struct AxisConstraint {
 /// The shapes of every file of a run, the dims they bind, and the errors found on the way.
 class ShapeBinder {
 public:
-  explicit ShapeBinder(const ir::Cell &c) : cell_(c), dims_(c.fixedDims) {}
+  explicit ShapeBinder(const DimValues &fixed) : dims_(fixed) {}
 
   void require(const std::string &file, const cellrt::npy::Array &a,
                const std::vector<Size> &expected) {
@@ -106,20 +105,39 @@ private:
     return msg;
   }
 
-  const ir::Cell &cell_;
   DimValues dims_;
   std::vector<AxisConstraint> constraints_;
   std::map<std::string, std::vector<Size>> expected_;
   std::map<std::string, std::vector<int64_t>> actual_;
 };
 
-std::vector<Size> shapeOf(const ir::Type &t) {
+/// A row's whole shape: [T, B, n...] for sequences, [B, n...] for batches.
+std::vector<Size> fileShape(const abi::Row &r, Size T, Size B) {
   std::vector<Size> s;
-  if (t.rank >= 1)
-    s.push_back(t.rows);
-  if (t.rank == 2)
-    s.push_back(t.cols);
+  if (r.layout == abi::Layout::Sequence)
+    s.push_back(T);
+  if (r.layout != abi::Layout::Declared)
+    s.push_back(B);
+  s.insert(s.end(), r.shape.begin(), r.shape.end());
   return s;
+}
+
+std::vector<int64_t> evaluated(const std::vector<Size> &sizes, const DimValues &dims) {
+  std::vector<int64_t> v;
+  for (const Size &s : sizes)
+    v.push_back(*s.evaluate(dims));
+  return v;
+}
+
+/// The rows `cellc run` reads: the forward's, and with --backward the backward's that the
+/// forward does not read already (output and final-state gradients).
+std::vector<const abi::Row *> filesRead(const abi::Signature &sig, bool backward) {
+  std::vector<const abi::Row *> rows = sig.select(abi::Call::Forward, false);
+  if (backward)
+    for (const abi::Row *r : sig.select(abi::Call::Backward, false))
+      if (!sig.find(abi::Call::Forward, r->role, r->tensor))
+        rows.push_back(r);
+  return rows;
 }
 
 struct LoadedFiles {
@@ -189,27 +207,17 @@ std::string summary(const Buffer &b) {
 
 } // namespace
 
-int runCell(const CompiledCell &compiled, const RunOptions &opts, std::ostream &out,
-            std::ostream &err) {
-  const ir::Cell &cell = compiled.cell;
+int runCell(const abi::Signature &sig, SequenceRunner &runner, const RunOptions &opts,
+            std::ostream &out, std::ostream &err) {
   if (!fs::is_directory(opts.inputDir)) {
     err << "cellc run: error: input directory '" << opts.inputDir << "' does not exist\n";
     return 1;
   }
   // 1. Load every file of the contract.
   LoadedFiles files;
-  for (const ir::TensorDecl &x : cell.inputs)
-    loadFile(opts.inputDir, x.name + ".npy", false, files);
-  for (const ir::TensorDecl &s : cell.states)
-    loadFile(opts.inputDir, s.name + ".init.npy", true, files);
-  for (const ir::TensorDecl &p : cell.params)
-    loadFile(opts.inputDir, p.name + ".npy", false, files);
-  if (opts.backward) {
-    for (const ir::TensorDecl &o : cell.outputs)
-      loadFile(opts.inputDir, "grad_" + o.name + ".npy", false, files);
-    for (const ir::TensorDecl &s : cell.states)
-      loadFile(opts.inputDir, "grad_" + s.name + ".final.npy", true, files);
-  }
+  const std::vector<const abi::Row *> reads = filesRead(sig, opts.backward);
+  for (const abi::Row *r : reads)
+    loadFile(opts.inputDir, r->names.file, r->optional, files);
   if (!files.errors.empty()) {
     for (const std::string &e : files.errors)
       err << "cellc run: error: " << e << "\n";
@@ -217,137 +225,102 @@ int runCell(const CompiledCell &compiled, const RunOptions &opts, std::ostream &
   }
 
   // 2. T and B come from the first input; every sequence must agree.
-  const cellrt::npy::Array &first = files.arrays[cell.inputs[0].name + ".npy"];
+  const abi::Row &firstRow = *sig.select(abi::Call::Forward, false).front();
+  const cellrt::npy::Array &first = files.arrays[firstRow.names.file];
   if (first.shape.size() != 3) {
-    err << "cellc run: error: "
-        << (fs::path(opts.inputDir) / (cell.inputs[0].name + ".npy")).string()
-        << ": expected a sequence of shape (T, B, " << cell.inputs[0].type.rows.str() << "), got "
+    err << "cellc run: error: " << (fs::path(opts.inputDir) / firstRow.names.file).string()
+        << ": expected a sequence of shape (T, B, " << firstRow.shape[0].str() << "), got "
         << shapeString(first.shape) << "\n";
     return 1;
   }
   const int64_t T = first.shape[0], B = first.shape[1];
   if (T < 1 || B < 1) {
-    err << "cellc run: error: " << cell.inputs[0].name << ".npy: T and B must be at least 1, got "
+    err << "cellc run: error: " << firstRow.names.file << ": T and B must be at least 1, got "
         << shapeString(first.shape) << "\n";
     return 1;
   }
   Size sT = Size::constant(T), sB = Size::constant(B);
 
   // 3. Bind the dims and check every shape.
-  ShapeBinder binder(cell);
-  auto path = [&](const std::string &name) { return (fs::path(opts.inputDir) / name).string(); };
-  auto require = [&](const std::string &name, std::vector<Size> shape) {
-    auto it = files.arrays.find(name);
+  ShapeBinder binder(sig.fixedDims);
+  for (const abi::Row *r : reads) {
+    auto it = files.arrays.find(r->names.file);
     if (it != files.arrays.end())
-      binder.require(path(name), it->second, shape);
-  };
-  for (const ir::TensorDecl &x : cell.inputs)
-    require(x.name + ".npy", {sT, sB, x.type.rows});
-  for (const ir::TensorDecl &s : cell.states) {
-    require(s.name + ".init.npy", {sB, s.type.rows});
-    require("grad_" + s.name + ".final.npy", {sB, s.type.rows});
+      binder.require((fs::path(opts.inputDir) / r->names.file).string(), it->second,
+                     fileShape(*r, sT, sB));
   }
-  for (const ir::TensorDecl &p : cell.params)
-    require(p.name + ".npy", shapeOf(p.type));
-  for (const ir::TensorDecl &o : cell.outputs)
-    require("grad_" + o.name + ".npy", {sT, sB, o.type.rows});
   std::string bad = binder.bind();
   if (!bad.empty()) {
     err << "cellc run: error: " << bad << "\n";
     return 1;
   }
+  const DimValues &dims = binder.dims();
 
-  // 4. Run.
-  interp::SequenceData data;
-  data.T = T;
-  data.B = B;
-  data.dims = binder.dims();
-  auto take = [&](const std::string &name) { return std::move(files.arrays[name].data); };
-  for (const ir::TensorDecl &x : cell.inputs)
-    data.inputs[x.name] = take(x.name + ".npy");
-  for (const ir::TensorDecl &s : cell.states)
-    if (files.arrays.count(s.name + ".init.npy"))
-      data.initStates[s.name] = take(s.name + ".init.npy");
-  for (const ir::TensorDecl &p : cell.params)
-    data.params[p.name] = take(p.name + ".npy");
-
-  auto start = std::chrono::steady_clock::now();
-  interp::ForwardResult fwd;
-  interp::BackwardResult bwd;
-  interp::GradientSeeds seeds;
-  if (opts.backward) {
-    for (const ir::TensorDecl &o : cell.outputs)
-      seeds.outputs[o.name] = take("grad_" + o.name + ".npy");
-    for (const ir::TensorDecl &s : cell.states)
-      if (files.arrays.count("grad_" + s.name + ".final.npy"))
-        seeds.finalStates[s.name] = take("grad_" + s.name + ".final.npy");
-  }
-  CellLibrary::Timing timing;
-  if (opts.library) {
-    std::string error;
-    if (!opts.library->run(cell, data, opts.backward ? &seeds : nullptr, opts.repeat, fwd, bwd,
-                           timing, error)) {
-      err << "cellc run: error: " << error << "\n";
-      return 1;
+  // 4. Run, with every tensor at its position in the signature.
+  std::vector<int64_t> shape = {T, B};
+  for (const std::string &d : sig.dims)
+    shape.push_back(dims.at(d));
+  auto gather = [&](abi::Call call) {
+    Tensors t;
+    for (const abi::Row *r : sig.select(call, false)) {
+      auto it = files.arrays.find(r->names.file);
+      t.push_back(it == files.arrays.end() ? Buffer() : it->second.data);
     }
-  } else {
-    fwd = interp::forward(cell, data,
-                          opts.backward ? compiled.grad.saved : std::vector<ir::ValueId>{});
-    if (opts.backward)
-      bwd = interp::backward(cell, compiled.grad, data, fwd, seeds);
+    return t;
+  };
+  auto sized = [&](abi::Call call) {
+    Tensors t;
+    for (const abi::Row *r : sig.select(call, true))
+      t.emplace_back(size_t(*sig.elements(*r, T, B, dims)));
+    return t;
+  };
+  Tensors fwdIn = gather(abi::Call::Forward), fwdOut = sized(abi::Call::Forward);
+  Tensors bwdIn, bwdOut;
+  if (opts.backward)
+    bwdIn = gather(abi::Call::Backward), bwdOut = sized(abi::Call::Backward);
+  Timing timing;
+  std::string error;
+  if (!runner.run(shape, fwdIn, fwdOut, opts.backward ? &bwdIn : nullptr,
+                  opts.backward ? &bwdOut : nullptr, opts.repeat, timing, error)) {
+    err << "cellc run: error: " << error << "\n";
+    return 1;
   }
   std::map<std::string, std::pair<std::vector<int64_t>, Buffer>> outputs;
-  auto n = [&](const ir::Type &t) { return interp::elementCount(t, data.dims); };
-  for (const ir::TensorDecl &o : cell.outputs)
-    outputs[o.name + ".npy"] = {{T, B, n(o.type)}, fwd.outputs[o.name]};
-  for (const ir::TensorDecl &s : cell.states)
-    outputs[s.name + ".final.npy"] = {{B, n(s.type)}, fwd.finalStates[s.name]};
-  if (opts.backward) {
-    for (const ir::TensorDecl &x : cell.inputs)
-      outputs["grad_" + x.name + ".npy"] = {{T, B, n(x.type)}, bwd.inputs[x.name]};
-    for (const ir::TensorDecl &s : cell.states)
-      outputs["grad_" + s.name + ".init.npy"] = {{B, n(s.type)}, bwd.initStates[s.name]};
-    for (const ir::TensorDecl &p : cell.params) {
-      std::vector<int64_t> shape;
-      for (const Size &s : shapeOf(p.type))
-        shape.push_back(*s.evaluate(data.dims));
-      outputs["grad_" + p.name + ".npy"] = {shape, bwd.params[p.name]};
-    }
-  }
-  double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  auto collect = [&](abi::Call call, Tensors &data) {
+    for (const abi::Row *r : sig.select(call, true))
+      outputs[r->names.file] = {evaluated(fileShape(*r, sT, sB), dims),
+                                std::move(data[size_t(r->position)])};
+  };
+  collect(abi::Call::Forward, fwdOut);
+  if (opts.backward)
+    collect(abi::Call::Backward, bwdOut);
 
   // 5. Write, then say what was done.
   if (!writeAll(opts.outputDir, outputs, err))
     return 1;
-  out << "cell " << cell.name << ": T=" << T << " B=" << B;
-  for (auto &[d, v] : data.dims)
+  out << "cell " << sig.cell << ": T=" << T << " B=" << B;
+  for (auto &[d, v] : dims)
     out << " " << d << "=" << v;
-  if (opts.library) {
-    out << "  (compiled library, forward " << timing.forwardMs << " ms";
-    if (opts.backward)
-      out << ", backward " << timing.backwardMs << " ms";
-    out << (opts.repeat > 1 ? ", median of " + std::to_string(opts.repeat) + " calls" : "")
-        << ")\n";
-  } else {
-    out << "  (reference interpreter, " << (opts.backward ? "forward + backward" : "forward")
-        << ", " << std::lround(ms) << " ms)\n";
-  }
+  out << "  (" << runner.what() << ", forward " << timing.forwardMs << " ms";
+  if (opts.backward)
+    out << ", backward " << timing.backwardMs << " ms";
+  out << (opts.repeat > 1 ? ", median of " + std::to_string(opts.repeat) + " calls" : "")
+      << ")\n";
   for (auto &[name, shapeAndData] : outputs)
     out << "  wrote " << (fs::path(opts.outputDir) / name).string() << "  "
         << shapeString(shapeAndData.first) << "  " << summary(shapeAndData.second) << "\n";
   return 0;
 }
 
-int generateData(const CompiledCell &compiled, const GenOptions &opts, std::ostream &out,
+int generateData(const abi::Signature &sig, const GenOptions &opts, std::ostream &out,
                  std::ostream &err) {
-  const ir::Cell &cell = compiled.cell;
-  DimValues dims = cell.fixedDims;
+  DimValues dims = sig.fixedDims;
   for (auto &[d, v] : opts.dims)
     dims[d] = v;
-  for (const std::string &d : cell.dims) {
+  for (const std::string &d : sig.dims) {
     if (!dims.count(d)) {
-      err << "cellc gen: error: give a size for dimension '" << d << "' with --dim " << d << "=N\n";
+      err << "cellc gen: error: give a size for dimension '" << d << "' with --dim " << d
+          << "=N\n";
       return 1;
     }
   }
@@ -358,37 +331,29 @@ int generateData(const CompiledCell &compiled, const GenOptions &opts, std::ostr
   std::mt19937_64 rng(opts.seed);
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
   std::map<std::string, std::pair<std::vector<int64_t>, Buffer>> files;
-  auto random = [&](std::vector<int64_t> shape, double scale) {
+  Size sT = Size::constant(opts.T), sB = Size::constant(opts.B);
+  for (const abi::Row *r : filesRead(sig, opts.backward)) {
+    std::vector<int64_t> shape = evaluated(fileShape(*r, sT, sB), dims);
     int64_t count = 1;
     for (int64_t d : shape)
       count *= d;
-    Buffer b(count);
+    // Params: PyTorch's RNN initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)); initial
+    // states U(-0.5, 0.5); everything else U(-1, 1).
+    double scale = 1.0;
+    if (r->role == abi::Role::Param)
+      scale = 1.0 / std::sqrt(shape.size() == 2 ? double(shape[1])
+                              : shape.empty()   ? 1.0
+                                                : double(shape[0]));
+    else if (r->role == abi::Role::InitState)
+      scale = 0.5;
+    Buffer b(static_cast<size_t>(count));
     for (double &v : b)
       v = scale * uniform(rng);
-    return std::make_pair(shape, b);
-  };
-  for (const ir::TensorDecl &x : cell.inputs)
-    files[x.name + ".npy"] = random({opts.T, opts.B, *x.type.rows.evaluate(dims)}, 1.0);
-  for (const ir::TensorDecl &s : cell.states)
-    files[s.name + ".init.npy"] = random({opts.B, *s.type.rows.evaluate(dims)}, 0.5);
-  for (const ir::TensorDecl &p : cell.params) {
-    std::vector<int64_t> shape;
-    for (const Size &s : shapeOf(p.type))
-      shape.push_back(*s.evaluate(dims));
-    // PyTorch's RNN initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    double fanIn = shape.size() == 2 ? double(shape[1]) : shape.empty() ? 1.0 : double(shape[0]);
-    files[p.name + ".npy"] = random(shape, 1.0 / std::sqrt(fanIn));
+    files[r->names.file] = {shape, b};
   }
-  if (opts.backward) {
-    for (const ir::TensorDecl &o : cell.outputs)
-      files["grad_" + o.name + ".npy"] = random({opts.T, opts.B, *o.type.rows.evaluate(dims)}, 1.0);
-    for (const ir::TensorDecl &s : cell.states)
-      files["grad_" + s.name + ".final.npy"] = random({opts.B, *s.type.rows.evaluate(dims)}, 1.0);
-  }
-  std::ostream &sink = err;
-  if (!writeAll(opts.outputDir, files, sink))
+  if (!writeAll(opts.outputDir, files, err))
     return 1;
-  out << "cell " << cell.name << ": generated " << files.size() << " files in " << opts.outputDir
+  out << "cell " << sig.cell << ": generated " << files.size() << " files in " << opts.outputDir
       << " (T=" << opts.T << " B=" << opts.B;
   for (auto &[d, v] : dims)
     out << " " << d << "=" << v;

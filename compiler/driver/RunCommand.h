@@ -1,8 +1,9 @@
-// `cellc run` and `cellc gen`: the .npy file contract of DESIGN.md §6 around the reference
-// interpreter.
+// `cellc run` and `cellc gen`: the .npy file contract of DESIGN.md §6, spelled by the cell's
+// signature, around a compiled library or the reference interpreter.
 #pragma once
 
-#include "compiler/Frontend.h"
+#include "compiler/abi/Signature.h"
+#include "compiler/driver/SequenceRunner.h"
 
 #include <cstdint>
 #include <ostream>
@@ -10,19 +11,18 @@
 
 namespace cellc::driver {
 
-class CellLibrary;
-
 struct RunOptions {
   std::string inputDir, outputDir;
   bool backward = false;
-  const CellLibrary *library = nullptr; // run this compiled library, else the interpreter
-  int repeat = 1;                       // library runs: calls to time (median printed)
+  int repeat = 1; // library runs: calls to time (median printed)
 };
 
-/// Reads DIR/<input>.npy [T, B, n], optional <state>.init.npy [B, n] and <param>.npy, binds
-/// the dims from their shapes, runs the cell (and BPTT with --backward), and writes
-/// <output>.npy, <state>.final.npy (and the gradients). Returns the process exit code.
-int runCell(const CompiledCell &c, const RunOptions &opts, std::ostream &out, std::ostream &err);
+/// Reads the files of the signature's rows (DIR/<input>.npy [T, B, n], optional
+/// <state>.init.npy [B, n], <param>.npy, ...), binds the dims from their shapes, runs the
+/// sequence (and BPTT with --backward) with `runner`, and writes the rows the calls write
+/// (<output>.npy, <state>.final.npy and the gradients). Returns the process exit code.
+int runCell(const abi::Signature &sig, SequenceRunner &runner, const RunOptions &opts,
+            std::ostream &out, std::ostream &err);
 
 struct GenOptions {
   std::string outputDir;
@@ -34,7 +34,7 @@ struct GenOptions {
 
 /// Writes random inputs, initial states and params for a cell (the `run` contract's inputs),
 /// so a cell can be tried without any other tool.
-int generateData(const CompiledCell &c, const GenOptions &opts, std::ostream &out,
+int generateData(const abi::Signature &sig, const GenOptions &opts, std::ostream &out,
                  std::ostream &err);
 
 } // namespace cellc::driver

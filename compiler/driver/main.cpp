@@ -44,17 +44,6 @@ std::string joinDefines(const std::vector<std::string> &raw) {
   return s;
 }
 
-std::vector<std::string> splitDefines(const std::string &s) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at < s.size()) {
-    size_t comma = s.find(',', at);
-    out.push_back(s.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
-    at = comma == std::string::npos ? s.size() : comma + 1;
-  }
-  return out;
-}
-
 bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -149,9 +138,6 @@ int main(int argc, char **argv) {
                 << " (recompile it with cellc compile -D ... -o)\n";
       return 1;
     }
-    opts.sourceText = library->source();
-    defines = splitDefines(library->defines());
-    runOpts.library = library.get();
   }
   if (!parseDefines(defines, opts.defines, "-D"))
     return 1;
@@ -184,17 +170,21 @@ int main(int argc, char **argv) {
                 << "\n";
       return 1;
     }
-    std::string text;
-    dsl::readFile(file, text);
-    return driver::compileLibrary(*r.compiled, {output, target, text, joinDefines(defines)},
-                                  std::cout, std::cerr);
+    return driver::compileLibrary(*r.compiled, {output, target, joinDefines(defines)}, std::cout,
+                                  std::cerr);
   }
-  std::string label = library ? file + ":embedded.cell" : file;
-  FrontendResult r = runFrontend(label, opts, Stage::Grad, false, std::cout, std::cerr);
+  // A library is bound through the signature it exports; a .cell file goes through the
+  // front end and runs in the reference interpreter.
+  if (library)
+    return driver::runCell(library->signature(), *library, runOpts, std::cout, std::cerr);
+  FrontendResult r = runFrontend(file, opts, Stage::Grad, false, std::cout, std::cerr);
   if (!r.ok)
     return 1;
-  if (run->parsed())
-    return driver::runCell(*r.compiled, runOpts, std::cout, std::cerr);
+  abi::Signature sig = abi::signatureOf(r.compiled->cell);
+  if (run->parsed()) {
+    driver::InterpreterRunner interpreter(r.compiled->cell, r.compiled->grad);
+    return driver::runCell(sig, interpreter, runOpts, std::cout, std::cerr);
+  }
   if (!parseDefines(genDims, genOpts.dims, "--dim"))
     return 1;
   for (auto &[d, v] : genOpts.dims) {
@@ -205,5 +195,5 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  return driver::generateData(*r.compiled, genOpts, std::cout, std::cerr);
+  return driver::generateData(sig, genOpts, std::cout, std::cerr);
 }
