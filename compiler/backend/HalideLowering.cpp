@@ -1,5 +1,12 @@
 #include "compiler/backend/HalideLowering.h"
 
+#ifndef CELLC_RUNTIME_INCLUDE_DIR
+#define CELLC_RUNTIME_INCLUDE_DIR "runtime"
+#endif
+#ifndef CELLC_HALIDE_INCLUDE_DIR
+#define CELLC_HALIDE_INCLUDE_DIR "/usr/include/halide14"
+#endif
+
 #include "compiler/backend/GemmPacking.h"
 #include "compiler/backend/LibraryGen.h"
 #include "schedules/CpuSchedule.h"
@@ -388,43 +395,57 @@ template <typename Fn> bool guarded(Fn fn, std::string &error) {
   return false;
 }
 
-} // namespace
+/// Halide for CPU targets: packed GEMM matrices, schedules from schedules/CpuSchedule, one
+/// Halide runtime per library with its parallel-for on TBB (cellrt/HalideKernels.h).
+class HalideCpuBackend : public Backend {
+public:
+  HalideCpuBackend(std::string name, Target t) : name_(std::move(name)), target_(t) {}
 
-plan::Plan backendPlan(const plan::Plan &plan) {
-  plan::Plan p = plan;
-  packGemmOperands(p, schedules::CpuSchedule::kPackPadding);
-  return p;
-}
+  std::string target() const override { return name_; }
 
-bool compileKernels(const ir::Cell &cell, const ir::Gradient &grad, const plan::Plan &plan,
-                    const CompileRequest &req, CompiledKernels &out, std::string &error) {
-  Target target = parseTarget(req.target, error);
-  if (!error.empty())
-    return false;
-  return guarded(
-      [&] {
-        for (const plan::Kernel &k : plan.kernels) {
-          KernelLowering lowering(cell, k.backward ? grad.step : cell.step, k, target);
-          Pipeline p = lowering.build();
-          std::string fn = kernelSymbol(cell.name, k.name);
-          std::string obj = (std::filesystem::path(req.outputDir) / (fn + ".o")).string();
-          p.compile_to_object(obj, lowering.arguments(), fn,
-                              target.with_feature(Target::NoRuntime));
-          out.objects.push_back(obj);
-        }
-        std::string rt = (std::filesystem::path(req.outputDir) / "halide_runtime.o").string();
-        compile_standalone_runtime(rt, target);
-        out.objects.push_back(rt);
-        out.libraries = {"tbb", "pthread", "dl"};
-      },
-      error);
-}
+  plan::Plan layout(const plan::Plan &plan) const override {
+    plan::Plan p = plan;
+    packGemmOperands(p, schedules::CpuSchedule::kPackPadding);
+    return p;
+  }
 
-bool lowerToStmt(const ir::Cell &cell, const ir::Gradient &grad, const plan::Plan &plan,
-                 const std::string &targetName, std::string &stmt, std::string &error) {
-  Target target = parseTarget(targetName, error);
-  if (!error.empty())
-    return false;
+  bool compile(const ir::Cell &cell, const ir::Gradient &grad, const plan::Plan &plan,
+               const std::string &dir, CompiledKernels &out, std::string &error) const override {
+    return guarded(
+        [&] {
+          for (const plan::Kernel &k : plan.kernels) {
+            KernelLowering lowering(cell, k.backward ? grad.step : cell.step, k, target_);
+            Pipeline p = lowering.build();
+            std::string fn = kernelSymbol(cell.name, k.name);
+            std::string obj = (std::filesystem::path(dir) / (fn + ".o")).string();
+            p.compile_to_object(obj, lowering.arguments(), fn,
+                                target_.with_feature(Target::NoRuntime));
+            out.objects.push_back(obj);
+          }
+          std::string rt = (std::filesystem::path(dir) / "halide_runtime.o").string();
+          compile_standalone_runtime(rt, target_);
+          out.objects.push_back(rt);
+        },
+        error);
+  }
+
+  bool lowered(const ir::Cell &cell, const ir::Gradient &grad, const plan::Plan &plan,
+               std::string &stmt, std::string &error) const override;
+
+  LinkInputs linkInputs() const override {
+    return {{CELLC_RUNTIME_INCLUDE_DIR, CELLC_HALIDE_INCLUDE_DIR},
+            {"tbb", "pthread", "dl"},
+            "cellrt/HalideKernels.h"};
+  }
+
+private:
+  std::string name_;
+  Target target_;
+};
+
+bool HalideCpuBackend::lowered(const ir::Cell &cell, const ir::Gradient &grad,
+                               const plan::Plan &plan, std::string &stmt,
+                               std::string &error) const {
   std::string dir = std::filesystem::temp_directory_path() / "cellc-stmt-XXXXXX";
   std::vector<char> tmpl(dir.begin(), dir.end());
   tmpl.push_back('\0');
@@ -436,20 +457,29 @@ bool lowerToStmt(const ir::Cell &cell, const ir::Gradient &grad, const plan::Pla
   bool ok = guarded(
       [&] {
         for (const plan::Kernel &k : plan.kernels) {
-          KernelLowering lowering(cell, k.backward ? grad.step : cell.step, k, target);
+          KernelLowering lowering(cell, k.backward ? grad.step : cell.step, k, target_);
           Pipeline p = lowering.build();
           std::string path = tmp + "/" + k.name + ".stmt";
           p.compile_to_lowered_stmt(path, lowering.arguments(), Halide::Text,
-                                    target.with_feature(Target::NoRuntime));
+                                    target_.with_feature(Target::NoRuntime));
           std::ifstream in(path);
           std::stringstream ss;
           ss << in.rdbuf();
-          stmt += "// kernel " + cell.name + "_" + k.name + "\n" + ss.str() + "\n";
+          stmt += "// kernel " + kernelSymbol(cell.name, k.name) + "\n" + ss.str() + "\n";
         }
       },
       error);
   std::filesystem::remove_all(tmp);
   return ok;
+}
+
+} // namespace
+
+std::unique_ptr<Backend> makeHalideBackend(const std::string &target, std::string &error) {
+  Target t = parseTarget(target, error);
+  if (!error.empty())
+    return nullptr;
+  return std::make_unique<HalideCpuBackend>(target, t);
 }
 
 } // namespace cellc::backend

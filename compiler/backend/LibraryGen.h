@@ -20,10 +20,11 @@ namespace cellc::backend {
 
 std::string generateHeader(const abi::Signature &sig);
 
-/// The plan must be the backend's (its GEMM operands packed). `defines` ("H=512") is
-/// embedded for `cellc run LIB.so`'s messages.
+/// The plan must be laid out by the backend whose kernels the library links, and
+/// `kernelsHeader` that backend's cellrt header (its Invoker). `defines` ("H=512") is embedded
+/// for `cellc run LIB.so`'s messages.
 std::string generateGlue(const plan::Plan &plan, const abi::Signature &sig,
-                         const std::string &defines);
+                         const std::string &defines, const std::string &kernelsHeader);
 
 /// The C symbol of a compiled kernel: "<cell>_<kernel>" (its argv entry adds "_argv").
 std::string kernelSymbol(const std::string &cell, const std::string &kernel);

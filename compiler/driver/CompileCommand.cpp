@@ -1,17 +1,10 @@
 #include "compiler/driver/CompileCommand.h"
 
-#include "compiler/backend/HalideLowering.h"
+#include "compiler/backend/Backend.h"
 #include "compiler/backend/LibraryGen.h"
 
 #include <filesystem>
 #include <fstream>
-
-#ifndef CELLC_RUNTIME_INCLUDE_DIR
-#define CELLC_RUNTIME_INCLUDE_DIR "runtime"
-#endif
-#ifndef CELLC_HALIDE_INCLUDE_DIR
-#define CELLC_HALIDE_INCLUDE_DIR "/usr/include/halide14"
-#endif
 
 namespace cellc::driver {
 
@@ -38,27 +31,29 @@ int compileLibrary(const CompiledCell &c, const LibraryOptions &opts, std::ostre
   fs::remove_all(work, ec);
   fs::create_directories(work, ec);
 
-  backend::CompiledKernels kernels;
   std::string error;
-  plan::Plan plan = backend::backendPlan(c.plan);
+  std::unique_ptr<backend::Backend> target = backend::makeBackend(opts.target, error);
+  if (!target) {
+    err << "cellc compile: error: " << error << "\n";
+    return 1;
+  }
+  backend::CompiledKernels kernels;
+  plan::Plan plan = target->layout(c.plan);
   abi::Signature sig = abi::signatureOf(c.cell);
-  if (!backend::compileKernels(c.cell, c.grad, plan, {opts.target, work.string()}, kernels,
-                               error)) {
+  backend::LinkInputs linkWith = target->linkInputs();
+  if (!target->compile(c.cell, c.grad, plan, work.string(), kernels, error)) {
     err << "cellc compile: error: " << error << "\n";
     return 1;
   }
   fs::path glue = work / (c.cell.name + "_glue.cpp");
   fs::path header = lib.parent_path() / (c.cell.name + ".h");
   fs::path tmpLib = work / lib.filename();
-  if (!writeText(glue, backend::generateGlue(plan, sig, opts.defines))) {
+  if (!writeText(glue, backend::generateGlue(plan, sig, opts.defines, linkWith.kernelsHeader))) {
     err << "cellc compile: error: cannot write " << glue.string() << "\n";
     return 1;
   }
-  backend::LinkRequest link{glue.string(),
-                            kernels.objects,
-                            tmpLib.string(),
-                            {CELLC_RUNTIME_INCLUDE_DIR, CELLC_HALIDE_INCLUDE_DIR},
-                            kernels.libraries};
+  backend::LinkRequest link{glue.string(), kernels.objects, tmpLib.string(),
+                            linkWith.includeDirs, linkWith.libraries};
   if (!backend::linkLibrary(link, error)) {
     err << "cellc compile: error: " << error << "\n";
     return 1;
@@ -85,7 +80,8 @@ int compileLibrary(const CompiledCell &c, const LibraryOptions &opts, std::ostre
 int printHalide(const CompiledCell &c, const std::string &target, std::ostream &out,
                 std::ostream &err) {
   std::string stmt, error;
-  if (!backend::lowerToStmt(c.cell, c.grad, c.plan, target, stmt, error)) {
+  std::unique_ptr<backend::Backend> backend = backend::makeBackend(target, error);
+  if (!backend || !backend->lowered(c.cell, c.grad, backend->layout(c.plan), stmt, error)) {
     err << "cellc compile: error: " << error << "\n";
     return 1;
   }

@@ -1,7 +1,7 @@
 // `cellc compile FILE.cell -o DIR/lib<name>.so`: kernels, glue, header, link.
 #pragma once
 
-#include "compiler/Frontend.h"
+#include "compiler/Compiler.h"
 
 #include <ostream>
 #include <string>

@@ -1,6 +1,6 @@
 // The cellc command line: compile (print any stage, or build a library), run (the .npy
 // contract, on a .cell file or a compiled library) and gen (random data for a cell).
-#include "compiler/Frontend.h"
+#include "compiler/Compiler.h"
 #include "compiler/driver/CompileCommand.h"
 #include "compiler/driver/LibraryRunner.h"
 #include "compiler/driver/RunCommand.h"
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  FrontendOptions opts;
+  CompileOptions opts;
   std::unique_ptr<driver::CellLibrary> library;
   if (run->parsed() && endsWith(file, ".so")) {
     std::string error;
@@ -146,49 +146,64 @@ int main(int argc, char **argv) {
     threadLimit = std::make_unique<tbb::global_control>(
         tbb::global_control::max_allowed_parallelism, size_t(threads));
 
+  // A library is bound through the signature it exports; it needs no front end.
+  if (library)
+    return driver::runCell(library->signature(), *library, runOpts, std::cout, std::cerr);
+
+  opts.optimize = !(compile->parsed() && noOpt);
+  std::string error;
+  std::unique_ptr<Compiler> compiler = Compiler::open(file, opts, error);
+  if (!compiler) {
+    std::cerr << "cellc: error: " << error << "\n";
+    return 1;
+  }
   if (compile->parsed()) {
     static const std::map<std::string, Stage> stages = {
         {"tokens", Stage::Tokens}, {"ast", Stage::AST},   {"ir", Stage::IR},
         {"grad", Stage::Grad},     {"plan", Stage::Plan}, {"halide", Stage::Plan},
-        {"header", Stage::Plan}};
-    opts.optimize = !noOpt;
+        {"header", Stage::IR}};
     if (emit.empty() && output.empty())
       emit = "ir";
-    bool printStage = !emit.empty() && emit != "halide" && emit != "header";
-    Stage stop = emit.empty() ? Stage::Plan : stages.at(emit);
-    FrontendResult r = runFrontend(file, opts, stop, printStage, std::cout, std::cerr);
-    if (!r.ok)
-      return 1;
-    if (emit == "halide")
-      return driver::printHalide(*r.compiled, target, std::cout, std::cerr);
-    if (emit == "header")
-      return driver::printHeader(*r.compiled, std::cout);
-    if (output.empty())
-      return 0;
-    if (!r.compiled) {
+    if (!output.empty() && !emit.empty() && stages.at(emit) < Stage::IR) {
       std::cerr << "cellc compile: error: -o needs the whole pipeline; drop --emit=" << emit
                 << "\n";
       return 1;
     }
-    return driver::compileLibrary(*r.compiled, {output, target, joinDefines(defines)}, std::cout,
-                                  std::cerr);
+    Stage stop = emit.empty() || !output.empty() ? Stage::Plan : stages.at(emit);
+    // Tokens print even when the source has errors: they show what the lexer saw.
+    if (stop == Stage::Tokens) {
+      compiler->runTo(Stage::AST);
+      compiler->print(Stage::Tokens, std::cout);
+    }
+    bool ok = compiler->runTo(stop) && !compiler->diagnostics().hasErrors();
+    compiler->printDiagnostics(std::cerr);
+    if (!ok)
+      return 1;
+    if (emit == "halide")
+      return driver::printHalide(compiler->compiled(), target, std::cout, std::cerr);
+    if (emit == "header")
+      return driver::printHeader(compiler->compiled(), std::cout);
+    if (!emit.empty() && stop != Stage::Tokens)
+      compiler->print(stages.at(emit), std::cout);
+    if (output.empty())
+      return 0;
+    return driver::compileLibrary(compiler->compiled(), {output, target, joinDefines(defines)},
+                                  std::cout, std::cerr);
   }
-  // A library is bound through the signature it exports; a .cell file goes through the
-  // front end and runs in the reference interpreter.
-  if (library)
-    return driver::runCell(library->signature(), *library, runOpts, std::cout, std::cerr);
-  FrontendResult r = runFrontend(file, opts, Stage::Grad, false, std::cout, std::cerr);
-  if (!r.ok)
+  // run and gen: through the gradient, for the interpreter's backward.
+  bool ok = compiler->runTo(Stage::Grad);
+  compiler->printDiagnostics(std::cerr);
+  if (!ok)
     return 1;
-  abi::Signature sig = abi::signatureOf(r.compiled->cell);
+  abi::Signature sig = compiler->signature();
   if (run->parsed()) {
-    driver::InterpreterRunner interpreter(r.compiled->cell, r.compiled->grad);
+    driver::InterpreterRunner interpreter(compiler->cell(), compiler->grad());
     return driver::runCell(sig, interpreter, runOpts, std::cout, std::cerr);
   }
   if (!parseDefines(genDims, genOpts.dims, "--dim"))
     return 1;
   for (auto &[d, v] : genOpts.dims) {
-    const auto &dims = r.compiled->cell.dims;
+    const auto &dims = compiler->cell().dims;
     if (std::find(dims.begin(), dims.end(), d) == dims.end()) {
       std::cerr << "cellc gen: error: --dim " << d << ": the cell has no free dimension named '"
                 << d << "'\n";

@@ -48,29 +48,29 @@ std::string sexpr(const Expr *e) {
 /// Parses `let v = <text>` and returns the value's prefix form ("" on a syntax error).
 std::string parseExpr(const std::string &text) {
   auto c = parseText("let v = " + text + "\n");
-  if (c.errorCount() != 0 || c.module.stmts.size() != 1)
+  if (c.errorCount() != 0 || c.module().stmts.size() != 1)
     return "";
-  return sexpr(c.module.stmts[0].value.get());
+  return sexpr(c.module().stmts[0].value.get());
 }
 
 TEST(Parser, CellNameAndDims) {
   auto c = parseText("cell my_cell\ndim I, H = 512\n");
   ASSERT_EQ(c.errorCount(), 0u);
-  EXPECT_EQ(c.module.cellName, "my_cell");
-  EXPECT_EQ(c.file->slice(c.module.cellNameRange), "my_cell");
-  ASSERT_EQ(c.module.decls.size(), 2u);
-  EXPECT_EQ(c.module.decls[0].kind, Decl::Kind::Dim);
-  EXPECT_EQ(c.module.decls[0].name, "I");
-  EXPECT_EQ(c.module.decls[0].value, nullptr);
-  EXPECT_EQ(c.module.decls[1].name, "H");
-  EXPECT_EQ(sexpr(c.module.decls[1].value.get()), "512");
-  EXPECT_EQ(c.file->slice(c.module.decls[1].range), "H = 512");
+  EXPECT_EQ(c.module().cellName, "my_cell");
+  EXPECT_EQ(c.file().slice(c.module().cellNameRange), "my_cell");
+  ASSERT_EQ(c.module().decls.size(), 2u);
+  EXPECT_EQ(c.module().decls[0].kind, Decl::Kind::Dim);
+  EXPECT_EQ(c.module().decls[0].name, "I");
+  EXPECT_EQ(c.module().decls[0].value, nullptr);
+  EXPECT_EQ(c.module().decls[1].name, "H");
+  EXPECT_EQ(sexpr(c.module().decls[1].value.get()), "512");
+  EXPECT_EQ(c.file().slice(c.module().decls[1].range), "H = 512");
 }
 
 TEST(Parser, TensorDeclarations) {
   auto c = parseText("input x[I]\nstate h[H], c[H] = -0.5\nparam W[4*H, I], alpha\n");
   ASSERT_EQ(c.errorCount(), 0u);
-  const auto &d = c.module.decls;
+  const auto &d = c.module().decls;
   ASSERT_EQ(d.size(), 5u);
   EXPECT_EQ(d[0].kind, Decl::Kind::Input);
   EXPECT_EQ(d[0].name, "x");
@@ -82,7 +82,7 @@ TEST(Parser, TensorDeclarations) {
   EXPECT_EQ(d[2].kind, Decl::Kind::State);
   EXPECT_EQ(d[2].name, "c");
   EXPECT_EQ(sexpr(d[2].value.get()), "(neg 0.5)");
-  EXPECT_EQ(c.file->slice(d[2].range), "c[H] = -0.5");
+  EXPECT_EQ(c.file().slice(d[2].range), "c[H] = -0.5");
 
   EXPECT_EQ(d[3].kind, Decl::Kind::Param);
   ASSERT_EQ(d[3].shape.size(), 2u);
@@ -90,7 +90,7 @@ TEST(Parser, TensorDeclarations) {
   EXPECT_EQ(sexpr(d[3].shape[1].get()), "I");
   EXPECT_EQ(d[4].name, "alpha");
   EXPECT_TRUE(d[4].shape.empty());
-  EXPECT_EQ(c.file->slice(d[4].nameRange), "alpha");
+  EXPECT_EQ(c.file().slice(d[4].nameRange), "alpha");
 }
 
 TEST(Parser, OnlyAStateHasAnInitialValue) {
@@ -102,30 +102,30 @@ TEST(Parser, OnlyAStateHasAnInitialValue) {
 TEST(Parser, LetWithSeveralTargets) {
   auto c = parseText("let i, f, g, o = split(z, 4)\n");
   ASSERT_EQ(c.errorCount(), 0u);
-  ASSERT_EQ(c.module.stmts.size(), 1u);
-  const Stmt &s = c.module.stmts[0];
+  ASSERT_EQ(c.module().stmts.size(), 1u);
+  const Stmt &s = c.module().stmts[0];
   EXPECT_EQ(s.kind, Stmt::Kind::Let);
   ASSERT_EQ(s.targets.size(), 4u);
   const char *names[] = {"i", "f", "g", "o"};
   for (size_t k = 0; k < 4; ++k) {
     EXPECT_EQ(s.targets[k].name, names[k]);
     EXPECT_FALSE(s.targets[k].primed);
-    EXPECT_EQ(c.file->slice(s.targets[k].range), names[k]);
+    EXPECT_EQ(c.file().slice(s.targets[k].range), names[k]);
   }
   EXPECT_EQ(sexpr(s.value.get()), "(call split z 4)");
-  EXPECT_EQ(c.file->slice(s.range), "let i, f, g, o = split(z, 4)");
+  EXPECT_EQ(c.file().slice(s.range), "let i, f, g, o = split(z, 4)");
 }
 
 TEST(Parser, UpdatesAndOutputs) {
   auto c = parseText("h' = tanh(x)\noutput h'\noutput z\noutput y = r * c'\n");
   ASSERT_EQ(c.errorCount(), 0u);
-  const auto &s = c.module.stmts;
+  const auto &s = c.module().stmts;
   ASSERT_EQ(s.size(), 4u);
 
   EXPECT_EQ(s[0].kind, Stmt::Kind::Update);
   EXPECT_EQ(s[0].targets[0].name, "h");
   EXPECT_TRUE(s[0].targets[0].primed);
-  EXPECT_EQ(c.file->slice(s[0].targets[0].range), "h'");
+  EXPECT_EQ(c.file().slice(s[0].targets[0].range), "h'");
   EXPECT_EQ(sexpr(s[0].value.get()), "(call tanh x)");
 
   EXPECT_EQ(s[1].kind, Stmt::Kind::Output);
@@ -146,8 +146,8 @@ TEST(Parser, UpdatesAndOutputs) {
 TEST(Parser, SemicolonsSeparateStatements) {
   auto c = parseText("dim H; input x[H];; output x");
   ASSERT_EQ(c.errorCount(), 0u);
-  EXPECT_EQ(c.module.decls.size(), 2u);
-  EXPECT_EQ(c.module.stmts.size(), 1u);
+  EXPECT_EQ(c.module().decls.size(), 2u);
+  EXPECT_EQ(c.module().stmts.size(), 1u);
 }
 
 TEST(Parser, MatmulBindsTighterThanMulWhichBindsTighterThanAdd) {
@@ -212,17 +212,17 @@ TEST(Parser, PrimedNamesInExpressions) {
 TEST(Parser, ExpressionsContinueOverLinesInsideBrackets) {
   auto c = parseText("h' = tanh(a\n  + b)\noutput h'\n");
   ASSERT_EQ(c.errorCount(), 0u);
-  ASSERT_EQ(c.module.stmts.size(), 2u);
-  EXPECT_EQ(sexpr(c.module.stmts[0].value.get()), "(call tanh (+ a b))");
+  ASSERT_EQ(c.module().stmts.size(), 2u);
+  EXPECT_EQ(sexpr(c.module().stmts[0].value.get()), "(call tanh (+ a b))");
 }
 
 TEST(Parser, NodeRangesCoverTheirText) {
   auto c = parseText("let v = a + tanh(b)[0:H]\n");
   ASSERT_EQ(c.errorCount(), 0u);
-  const Expr &e = *c.module.stmts[0].value;
-  EXPECT_EQ(c.file->slice(e.range), "a + tanh(b)[0:H]");
-  EXPECT_EQ(c.file->slice(e.args[1]->range), "tanh(b)[0:H]");
-  EXPECT_EQ(c.file->slice(e.args[1]->args[0]->range), "tanh(b)");
+  const Expr &e = *c.module().stmts[0].value;
+  EXPECT_EQ(c.file().slice(e.range), "a + tanh(b)[0:H]");
+  EXPECT_EQ(c.file().slice(e.args[1]->range), "tanh(b)[0:H]");
+  EXPECT_EQ(c.file().slice(e.args[1]->args[0]->range), "tanh(b)");
 }
 
 TEST(Parser, TwoBadLinesGiveTwoErrorsAndLaterLinesAreParsed) {
@@ -239,19 +239,19 @@ TEST(Parser, TwoBadLinesGiveTwoErrorsAndLaterLinesAreParsed) {
       << msgs[0];
   EXPECT_NE(msgs[1].find("expected identifier after 'let'"), std::string::npos) << msgs[1];
   // Line 2 and 3 are dropped; the rest is all there.
-  ASSERT_EQ(c.module.decls.size(), 2u);
-  EXPECT_EQ(c.module.decls[1].name, "x");
-  ASSERT_EQ(c.module.stmts.size(), 2u);
-  EXPECT_EQ(c.module.stmts[0].kind, Stmt::Kind::Update);
-  EXPECT_EQ(sexpr(c.module.stmts[0].value.get()), "(call tanh x)");
-  EXPECT_EQ(c.module.stmts[1].kind, Stmt::Kind::Output);
+  ASSERT_EQ(c.module().decls.size(), 2u);
+  EXPECT_EQ(c.module().decls[1].name, "x");
+  ASSERT_EQ(c.module().stmts.size(), 2u);
+  EXPECT_EQ(c.module().stmts[0].kind, Stmt::Kind::Update);
+  EXPECT_EQ(sexpr(c.module().stmts[0].value.get()), "(call tanh x)");
+  EXPECT_EQ(c.module().stmts[1].kind, Stmt::Kind::Output);
 }
 
 TEST(Parser, ErrorsAreLocatedAtTheOffendingToken) {
   auto c = parseText("let a = b c\n");
   ASSERT_EQ(c.errorCount(), 1u);
-  const Diagnostic &d = c.diags->diagnostics()[0];
-  EXPECT_EQ(c.file->slice(d.range), "c");
+  const Diagnostic &d = c.compiler->diagnostics().diagnostics()[0];
+  EXPECT_EQ(c.file().slice(d.range), "c");
   EXPECT_NE(d.message.find("expected the end of the statement, found 'c'"), std::string::npos);
 }
 
@@ -265,13 +265,13 @@ TEST(Parser, AssignmentWithoutLetOrPrimeSuggestsBoth) {
 TEST(Parser, PrimedLetAndPrimedOutputDefinitionAreErrors) {
   auto c = parseText("let h' = x\noutput h' = x\n");
   EXPECT_EQ(c.errorCount(), 2u);
-  EXPECT_TRUE(c.module.stmts.empty());
+  EXPECT_TRUE(c.module().stmts.empty());
 }
 
 TEST(Parser, SecondCellNameIsAnError) {
   auto c = parseText("cell a\ncell b\n");
   ASSERT_EQ(c.errorCount(), 1u);
-  EXPECT_EQ(c.module.cellName, "a");
+  EXPECT_EQ(c.module().cellName, "a");
   EXPECT_NE(c.messages()[0].find("already named 'a'"), std::string::npos);
 }
 
@@ -291,9 +291,9 @@ TEST(Parser, StrayClosingBracketDoesNotSwallowLaterLines) {
   // Each stray bracket is reported as trailing text; the brackets' depth does not go negative,
   // so the newlines still end the statements and line 3 is parsed.
   EXPECT_EQ(c.errorCount(), 2u);
-  ASSERT_EQ(c.module.stmts.size(), 3u);
-  EXPECT_EQ(c.module.stmts[2].targets[0].name, "c");
-  EXPECT_EQ(sexpr(c.module.stmts[2].value.get()), "z");
+  ASSERT_EQ(c.module().stmts.size(), 3u);
+  EXPECT_EQ(c.module().stmts[2].targets[0].name, "c");
+  EXPECT_EQ(sexpr(c.module().stmts[2].value.get()), "z");
 }
 
 // Regression: the depth guard counted three levels per parenthesis (parseExpr, parseUnary and

@@ -1,8 +1,8 @@
-// Helpers shared by the unit tests: compile .cell text held in a string through the front end
-// (lex, parse, sema, optionally simplify) and keep every object the result points into alive.
+// Helpers shared by the unit tests: compile .cell text held in a string through the compile
+// API (compiler/Compiler.h) and keep it alive while a test looks at its stages.
 #pragma once
 
-#include "compiler/IR.h"
+#include "compiler/Compiler.h"
 #include "compiler/Passes.h"
 #include "compiler/Sema.h"
 #include "dsl/Lexer.h"
@@ -16,18 +16,17 @@
 namespace cellc::test {
 
 struct Compiled {
-  std::unique_ptr<dsl::SourceFile> file;
-  std::unique_ptr<dsl::DiagnosticEngine> diags;
-  dsl::Module module;
-  sema::Outcome outcome;
+  std::unique_ptr<Compiler> compiler;
 
-  bool ok() const { return outcome.cell.has_value(); }
-  const ir::Cell &cell() const { return *outcome.cell; }
-  unsigned errorCount() const { return diags->errorCount(); }
+  bool ok() const { return compiler->has(Stage::IR); }
+  const ir::Cell &cell() const { return compiler->cell(); }
+  const dsl::Module &module() const { return compiler->ast(); }
+  const dsl::SourceFile &file() const { return compiler->diagnostics().file(); }
+  unsigned errorCount() const { return compiler->diagnostics().errorCount(); }
   /// The messages of the diagnostics of one severity, in the order they were reported.
   std::vector<std::string> messages(dsl::Severity s = dsl::Severity::Error) const {
     std::vector<std::string> out;
-    for (const dsl::Diagnostic &d : diags->diagnostics())
+    for (const dsl::Diagnostic &d : compiler->diagnostics().diagnostics())
       if (d.severity == s)
         out.push_back(d.message);
     return out;
@@ -36,23 +35,16 @@ struct Compiled {
 
 /// Lexes and parses `text` only (no sema).
 inline Compiled parseText(const std::string &text) {
-  Compiled c;
-  c.file = std::make_unique<dsl::SourceFile>("t.cell", text);
-  c.diags = std::make_unique<dsl::DiagnosticEngine>(*c.file);
-  std::vector<dsl::Token> toks = dsl::lex(*c.file, *c.diags);
-  c.module = dsl::parse(toks, *c.diags);
+  Compiled c{std::make_unique<Compiler>("t.cell", text)};
+  c.compiler->runTo(Stage::AST);
   return c;
 }
 
-/// Lexes, parses and checks `text`; on success simplifies the step when `simplify` is set.
+/// Lexes, parses and checks `text` (cell name "t"); simplifies the step when `simplify` is set.
 inline Compiled compileText(const std::string &text, const DimValues &defines = {},
                             bool simplify = true) {
-  Compiled c = parseText(text);
-  if (c.diags->hasErrors())
-    return c;
-  c.outcome = sema::analyze(c.module, *c.diags, {"t", defines});
-  if (simplify && c.outcome.cell)
-    c.outcome.cell->step = ir::simplify(c.outcome.cell->step);
+  Compiled c{std::make_unique<Compiler>("t.cell", text, CompileOptions{defines, simplify})};
+  c.compiler->runTo(Stage::IR);
   return c;
 }
 
