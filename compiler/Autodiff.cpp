@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 
 namespace cellc::ir {
 
@@ -72,31 +73,20 @@ ValueId Differentiator::reduceTo(ValueId forward, ValueId grad) {
 
 ValueId Differentiator::fwd(ValueId v) {
   const Node &n = fwd_[v];
-  switch (n.op) {
-  case Op::Param:
+  if (n.op == Op::Param)
     return b_.leaf(Op::Param, n.name, n.type);
-  case Op::Const:
+  if (n.op == Op::Const)
     return b_.constant(n.value, n.type);
-  case Op::DimSize:
+  if (n.op == Op::DimSize)
     return b_.dimSize(n.lo);
-  default:
-    return b_.saved(v, n.type);
-  }
+  return b_.saved(v, n.type); // every other value the backward reads comes from the forward
 }
 
 /// Whether a <= b for every binding of the dims (all dims are at least 1), for the constant
 /// and same-dims cases that split() and slices produce.
 static bool provablyLessEqual(const Size &a, const Size &b) {
   std::optional<Size> d = b.minus(a);
-  if (!d)
-    return false;
-  int64_t least = d->constantPart();
-  for (auto &[dim, k] : d->terms()) {
-    if (k < 0)
-      return false;
-    least += k;
-  }
-  return least >= 0;
+  return d && d->provablyNonNegative();
 }
 
 ValueId Differentiator::adjoint(ValueId forward) {
@@ -173,20 +163,23 @@ void Differentiator::propagateBinary(const Node &n, ValueId id, ValueId dy) {
     add(b, b_.unary(Op::Neg, b_.binary(Op::Div, mul(dy, fwd(id)), fwd(b))));
     return;
   case Op::Min: { // d min(a,b) = [a <= b] da + [a > b] db
-    ValueId bWins = b_.unary(Op::Step, sub(fwd(a), fwd(b)));
+    ValueId bWins = b_.unary(Op::IsPositive, sub(fwd(a), fwd(b)));
     add(a, mul(dy, sub(c(1), bWins)));
     add(b, mul(dy, bWins));
     return;
   }
   case Op::Max: { // d max(a,b) = [a >= b] da + [a < b] db
-    ValueId bWins = b_.unary(Op::Step, sub(fwd(b), fwd(a)));
+    ValueId bWins = b_.unary(Op::IsPositive, sub(fwd(b), fwd(a)));
     add(a, mul(dy, sub(c(1), bWins)));
     add(b, mul(dy, bWins));
     return;
   }
-  default:
-    return;
+    CELLC_IR_LEAF_OPS(CELLC_IR_CASE)
+    CELLC_IR_UNARY_OPS(CELLC_IR_CASE)
+    CELLC_IR_STRUCTURE_OPS(CELLC_IR_CASE)
+    break;
   }
+  throw std::logic_error(std::string("autodiff: ") + opName(n.op) + " is not a binary op");
 }
 
 void Differentiator::propagate(ValueId id, ValueId dy) {
@@ -203,7 +196,7 @@ void Differentiator::propagate(ValueId id, ValueId dy) {
     add(a, mul(dy, sub(c(1), mul(fwd(id), fwd(id)))));
     return;
   case Op::Relu: // d relu(a) = [y > 0] da
-    add(a, mul(dy, b_.unary(Op::Step, fwd(id))));
+    add(a, mul(dy, b_.unary(Op::IsPositive, fwd(id))));
     return;
   case Op::Exp: // d exp(a) = y da
     add(a, mul(dy, fwd(id)));
@@ -215,7 +208,7 @@ void Differentiator::propagate(ValueId id, ValueId dy) {
     add(a, mul(dy, b_.unary(Op::Sigmoid, fwd(a))));
     return;
   case Op::HardSigmoid: // d hard_sigmoid(a) = [|a| < 3] da / 6
-    add(a, mul(dy, mul(b_.unary(Op::Step, sub(c(3), b_.unary(Op::Abs, fwd(a)))), c(1.0 / 6))));
+    add(a, mul(dy, mul(b_.unary(Op::IsPositive, sub(c(3), b_.unary(Op::Abs, fwd(a)))), c(1.0 / 6))));
     return;
   case Op::Sqrt: // d sqrt(a) = da / (2 y)
     add(a, b_.binary(Op::Div, mul(dy, c(0.5)), fwd(id)));
@@ -224,9 +217,9 @@ void Differentiator::propagate(ValueId id, ValueId dy) {
     add(a, mul(dy, mul(c(-0.5), mul(fwd(id), mul(fwd(id), fwd(id))))));
     return;
   case Op::Abs: // d |a| = sign(a) da, sign(0) = 0
-    add(a, mul(dy, sub(b_.unary(Op::Step, fwd(a)), b_.unary(Op::Step, b_.unary(Op::Neg, fwd(a))))));
+    add(a, mul(dy, sub(b_.unary(Op::IsPositive, fwd(a)), b_.unary(Op::IsPositive, b_.unary(Op::Neg, fwd(a))))));
     return;
-  case Op::Step: // piecewise constant: no gradient
+  case Op::IsPositive: // piecewise constant: no gradient
     return;
   case Op::MatVec: // d(W v) = W^T dv; dW += dy v^T
     add(n.operands[1], b_.matTVec(fwd(n.operands[0]), dy));
@@ -250,11 +243,15 @@ void Differentiator::propagate(ValueId id, ValueId dy) {
   case Op::Broadcast: // d broadcast(s) = sum(dy)
     add(a, b_.sum(dy));
     return;
-  default:
-    if (opArity(n.op) == 2)
-      propagateBinary(n, id, dy);
+    CELLC_IR_BINARY_OPS(CELLC_IR_CASE)
+    propagateBinary(n, id, dy);
     return;
+    CELLC_IR_LEAF_OPS(CELLC_IR_CASE) // run() collects the gradients of leaves
+  case Op::MatTVec: // only in gradient functions
+  case Op::Outer:
+    break;
   }
+  throw std::logic_error(std::string("autodiff: no derivative rule for ") + opName(n.op));
 }
 
 Gradient Differentiator::run() {

@@ -140,8 +140,13 @@ ValueId Builder::foldBinary(Op op, ValueId a, ValueId b, Type t) {
     if (constB && cb == 1 && keepsA) // x / 1 = x
       return a;
     break;
-  default:
+  case Op::Min: // no identities
+  case Op::Max:
     break;
+    CELLC_IR_LEAF_OPS(CELLC_IR_CASE)
+    CELLC_IR_UNARY_OPS(CELLC_IR_CASE)
+    CELLC_IR_STRUCTURE_OPS(CELLC_IR_CASE)
+    break; // not binary
   }
   return -1;
 }
@@ -268,9 +273,12 @@ ValueId Builder::clone(const Node &n, const std::vector<ValueId> &ops) {
     return sum(ops[0], n.loc);
   case Op::Broadcast:
     return broadcast(ops[0], n.type.rows);
-  default:
-    return opArity(n.op) == 1 ? unary(n.op, ops[0], n.loc) : binary(n.op, ops[0], ops[1], n.loc);
+    CELLC_IR_UNARY_OPS(CELLC_IR_CASE)
+    return unary(n.op, ops[0], n.loc);
+    CELLC_IR_BINARY_OPS(CELLC_IR_CASE)
+    return binary(n.op, ops[0], ops[1], n.loc);
   }
+  return -1;
 }
 
 } // namespace cellc::ir

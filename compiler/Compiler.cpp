@@ -5,6 +5,7 @@
 #include "dsl/Parser.h"
 
 #include <cctype>
+#include <stdexcept>
 
 namespace cellc {
 
@@ -42,7 +43,12 @@ bool Compiler::runTo(Stage last) {
                                                &Compiler::makePlan};
   int next = reached_ ? int(*reached_) + 1 : 0;
   for (int s = next; s <= int(last) && !failed_; ++s) {
-    failed_ = !(this->*stages[s])();
+    try {
+      failed_ = !(this->*stages[s])();
+    } catch (const std::logic_error &e) { // a broken invariant of the compiler, not the cell
+      errors_.push_back(std::string("internal error: ") + e.what());
+      failed_ = true;
+    }
     if (!failed_)
       reached_ = Stage(s);
   }

@@ -79,7 +79,9 @@ static void printNode(std::ostream &os, ValueId id, const Node &n) {
   case Op::Seed:
     os << (n.seedOfState ? " state " : " output ") << n.name << (n.seedOfState ? "'" : "");
     break;
-  default:
+    CELLC_IR_UNARY_OPS(CELLC_IR_CASE)
+    CELLC_IR_BINARY_OPS(CELLC_IR_CASE)
+    CELLC_IR_STRUCTURE_OPS(CELLC_IR_CASE)
     for (size_t i = 0; i < n.operands.size(); ++i)
       os << (i ? ", %" : " %") << n.operands[i];
     if (n.op == Op::Slice)
@@ -126,16 +128,10 @@ void printGradient(std::ostream &os, const Cell &c, const Gradient &g) {
   printFunction(os, g.step);
 }
 
-/// Whether s >= 0 for every binding of its dims (dims are at least 1). Sema accepts only the
-/// slices whose bounds pass this, so a pass that breaks it has moved a bound wrongly.
+/// Sema accepts only the slices whose bounds pass this, so a pass that breaks it has moved a
+/// bound wrongly. An overflowed bound (nullopt) fails.
 static bool provablyNonNegative(const std::optional<Size> &s) {
-  if (!s)
-    return false; // the arithmetic overflowed
-  int64_t least = s->constantPart();
-  for (auto &[d, k] : s->terms())
-    if (k < 0 || __builtin_add_overflow(least, k, &least))
-      return false;
-  return least >= 0;
+  return s && s->provablyNonNegative();
 }
 
 /// A slice reads [lo, hi) of a vector, with 0 <= lo < hi <= size, and has hi - lo elements.
@@ -208,15 +204,17 @@ static std::string checkNode(const Function &f, ValueId id) {
     if (ty(0).rank != 0 || n.type.rank != 1)
       return "broadcast types";
     break;
-  default:
-    if (isElementwise(n.op)) {
-      for (size_t i = 0; i < n.operands.size(); ++i)
-        if (ty(int(i)).rank != 0 && ty(int(i)) != n.type)
-          return "elementwise operand type differs from the result";
-      // Matrices only meet in the gradient of a param used twice: their sum.
-      if (n.type.rank > 1 && n.op != Op::Add)
-        return "elementwise op on a matrix";
-    }
+    CELLC_IR_UNARY_OPS(CELLC_IR_CASE)
+    CELLC_IR_BINARY_OPS(CELLC_IR_CASE)
+    for (size_t i = 0; i < n.operands.size(); ++i)
+      if (ty(int(i)).rank != 0 && ty(int(i)) != n.type)
+        return "elementwise operand type differs from the result";
+    // Matrices only meet in the gradient of a param used twice: their sum.
+    if (n.type.rank > 1 && n.op != Op::Add)
+      return "elementwise op on a matrix";
+    break;
+    CELLC_IR_LEAF_OPS(CELLC_IR_CASE)
+    break;
   }
   return "";
 }

@@ -13,17 +13,21 @@
 
 namespace cellc::ir {
 
-// name, printed mnemonic, number of operands (-1: variadic)
-#define CELLC_IR_OPS(X)                                                                            \
-  /* leaves */                                                                                     \
+// name, printed mnemonic, number of operands (-1: variadic), in four groups. A switch over
+// Op handles each op of the groups whose meaning it defines and lists the other groups with
+// CELLC_IR_CASE, never `default:`: -Wswitch (an error here) then catches a new op without a
+// rule (an autodiff rule, a Halide lowering, an interpreter kernel).
+#define CELLC_IR_LEAF_OPS(X)                                                                       \
   X(Input, "input", 0)     /* a per-step input vector, by name */                                  \
   X(State, "state", 0)     /* the previous value of a state */                                     \
   X(Param, "param", 0)     /* a learned tensor, constant over the sequence */                      \
   X(Const, "const", 0)     /* a number, broadcast to the node's type */                            \
   X(DimSize, "dimsize", 0) /* the value of a size expression, as a number */                       \
   X(Saved, "saved", 0)     /* backward only: a forward value saved for it */                       \
-  X(Seed, "gradient", 0)   /* backward only: the gradient arriving at an output or new state */    \
-  /* elementwise, one operand */                                                                   \
+  X(Seed, "gradient", 0)   /* backward only: the gradient arriving at an output or new state */
+
+/// Elementwise, one operand.
+#define CELLC_IR_UNARY_OPS(X)                                                                      \
   X(Neg, "neg", 1)                                                                                 \
   X(Sigmoid, "sigmoid", 1)                                                                         \
   X(Tanh, "tanh", 1)                                                                               \
@@ -35,22 +39,32 @@ namespace cellc::ir {
   X(Sqrt, "sqrt", 1)                                                                               \
   X(Rsqrt, "rsqrt", 1)                                                                             \
   X(Abs, "abs", 1)                                                                                 \
-  X(Step, "step", 1) /* 1 where x > 0, else 0: derivative masks */                                 \
-  /* elementwise, two operands; a scalar operand broadcasts */                                     \
+  X(IsPositive, "is_positive", 1) /* 1 where x > 0, else 0: the masks of derivatives */
+
+/// Elementwise, two operands; a scalar operand broadcasts.
+#define CELLC_IR_BINARY_OPS(X)                                                                     \
   X(Add, "add", 2)                                                                                 \
   X(Sub, "sub", 2)                                                                                 \
   X(Mul, "mul", 2)                                                                                 \
   X(Div, "div", 2)                                                                                 \
   X(Min, "min", 2)                                                                                 \
-  X(Max, "max", 2)                                                                                 \
-  /* linear algebra and structure */                                                               \
-  X(MatVec, "matvec", 2)    /* W[M,N] @ v[N] -> [M] */                                             \
-  X(MatTVec, "matvec_t", 2) /* W[M,N]^T @ v[M] -> [N] */                                           \
-  X(Outer, "outer", 2)      /* a[M] (x) b[N] -> [M,N] */                                           \
-  X(Slice, "slice", 1)      /* v[lo:hi] */                                                         \
+  X(Max, "max", 2)
+
+/// Linear algebra and structure.
+#define CELLC_IR_STRUCTURE_OPS(X)                                                                  \
+  X(MatVec, "matvec", 2)       /* W[M,N] @ v[N] -> [M] */                                          \
+  X(MatTVec, "matvec_t", 2)    /* W[M,N]^T @ v[M] -> [N] */                                        \
+  X(Outer, "outer", 2)         /* a[M] (x) b[N] -> [M,N] */                                        \
+  X(Slice, "slice", 1)         /* v[lo:hi] */                                                      \
   X(Concat, "concat", -1)                                                                          \
   X(Sum, "sum", 1)             /* v[N] -> scalar */                                                \
   X(Broadcast, "broadcast", 1) /* scalar -> [N] */
+
+#define CELLC_IR_OPS(X)                                                                            \
+  CELLC_IR_LEAF_OPS(X) CELLC_IR_UNARY_OPS(X) CELLC_IR_BINARY_OPS(X) CELLC_IR_STRUCTURE_OPS(X)
+
+/// `case Op::name:` for every op of a group: CELLC_IR_LEAF_OPS(CELLC_IR_CASE).
+#define CELLC_IR_CASE(name, text, arity) case Op::name:
 
 enum class Op {
 #define X(name, text, arity) name,

@@ -119,20 +119,21 @@ private:
     case Op::Broadcast:
       std::fill(out, out + len, arg(0)[0]);
       return out;
-    default:
-      break;
+      CELLC_IR_UNARY_OPS(CELLC_IR_CASE) {
+        const double *a = arg(0);
+        for (int64_t i = 0; i < len; ++i)
+          out[i] = ir::applyUnary(n.op, a[i]);
+        return out;
+      }
+      CELLC_IR_BINARY_OPS(CELLC_IR_CASE) {
+        // A scalar operand (length 1 where the result is longer) broadcasts.
+        const double *a = arg(0), *b = arg(1);
+        int64_t sa = argLen(0) == len ? 1 : 0, sb = argLen(1) == len ? 1 : 0;
+        for (int64_t i = 0; i < len; ++i)
+          out[i] = ir::applyBinary(n.op, a[i * sa], b[i * sb]);
+        return out;
+      }
     }
-    if (ir::opArity(n.op) == 1) {
-      const double *a = arg(0);
-      for (int64_t i = 0; i < len; ++i)
-        out[i] = ir::applyUnary(n.op, a[i]);
-      return out;
-    }
-    // Binary elementwise; a scalar operand (length 1 where the result is longer) broadcasts.
-    const double *a = arg(0), *b = arg(1);
-    int64_t sa = argLen(0) == len ? 1 : 0, sb = argLen(1) == len ? 1 : 0;
-    for (int64_t i = 0; i < len; ++i)
-      out[i] = ir::applyBinary(n.op, a[i * sa], b[i * sb]);
     return out;
   }
 

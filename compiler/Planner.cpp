@@ -64,19 +64,13 @@ std::string valueName(char prefix, ValueId v) { return prefix + std::to_string(v
 /// The role a leaf of the forward function has when a kernel reads it.
 void readForwardLeaf(KernelBuilder &k, const ir::Function &f, ValueId v, Use paramAs) {
   const Node &n = f[v];
-  switch (n.op) {
-  case Op::Input:
+  if (n.op == Op::Input)
     k.input(Role::Input, n.name, v, n.type);
-    break;
-  case Op::State:
+  else if (n.op == Op::State)
     k.input(Role::State, n.name, v, n.type);
-    break;
-  case Op::Param:
+  else if (n.op == Op::Param)
     k.input(Role::Param, n.name, v, n.type, paramAs);
-    break;
-  default:
-    break;
-  }
+  // Constants are part of the kernel; other values are computed or come from another kernel.
 }
 
 class Planner {
@@ -190,23 +184,16 @@ void Planner::planForward(bool train) {
 void Planner::readBackwardLeaf(KernelBuilder &k, ValueId v, Use paramAs) {
   const ir::Function &g = grad_.step;
   const Node &n = g[v];
-  switch (n.op) {
-  case Op::Saved: {
+  if (n.op == Op::Saved) {
     const Node &fwd = cell_.step[n.savedRef];
     if (fwd.op == Op::Input)
       k.input(Role::Input, fwd.name, v, n.type);
     else
       k.input(Role::Saved, valueName('s', n.savedRef), v, n.type);
-    break;
-  }
-  case Op::Seed:
+  } else if (n.op == Op::Seed) {
     k.input(n.seedOfState ? Role::Carry : Role::SeedOutput, n.name, v, n.type);
-    break;
-  case Op::Param:
+  } else if (n.op == Op::Param) {
     k.input(Role::Param, n.name, v, n.type, paramAs);
-    break;
-  default:
-    break;
   }
 }
 

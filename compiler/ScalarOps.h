@@ -33,11 +33,14 @@ inline double applyUnary(Op op, double x) {
     return 1.0 / std::sqrt(x);
   case Op::Abs:
     return std::fabs(x);
-  case Op::Step:
+  case Op::IsPositive:
     return x > 0 ? 1.0 : 0.0;
-  default:
-    return std::numeric_limits<double>::quiet_NaN();
+    CELLC_IR_LEAF_OPS(CELLC_IR_CASE)
+    CELLC_IR_BINARY_OPS(CELLC_IR_CASE)
+    CELLC_IR_STRUCTURE_OPS(CELLC_IR_CASE)
+    break; // not unary
   }
+  return std::numeric_limits<double>::quiet_NaN();
 }
 
 inline double applyBinary(Op op, double a, double b) {
@@ -56,9 +59,12 @@ inline double applyBinary(Op op, double a, double b) {
   case Op::Max:
     return std::isnan(a) || std::isnan(b) ? std::numeric_limits<double>::quiet_NaN()
                                           : (a >= b ? a : b);
-  default:
-    return std::numeric_limits<double>::quiet_NaN();
+    CELLC_IR_LEAF_OPS(CELLC_IR_CASE)
+    CELLC_IR_UNARY_OPS(CELLC_IR_CASE)
+    CELLC_IR_STRUCTURE_OPS(CELLC_IR_CASE)
+    break; // not binary
   }
+  return std::numeric_limits<double>::quiet_NaN();
 }
 
 } // namespace cellc::ir

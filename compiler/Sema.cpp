@@ -1,5 +1,7 @@
 #include "compiler/Sema.h"
 
+#include "compiler/DimSolver.h"
+
 #include "compiler/Builder.h"
 #include "compiler/GeneratedNames.h"
 
@@ -661,17 +663,6 @@ std::vector<ValueId> Analyzer::split(const Expr &e) {
   return out;
 }
 
-/// Whether s >= 0 for every binding of its dims (dims are at least 1).
-static bool provablyNonNegative(const Size &s) {
-  int64_t least = s.constantPart();
-  for (auto &[d, k] : s.terms()) {
-    if (k < 0)
-      return false;
-    least += k;
-  }
-  return least >= 0;
-}
-
 ValueId Analyzer::slice(const Expr &e) {
   ValueId v = notMatrix(expr(*e.args[0]), *e.args[0], "in a slice");
   if (b_.type(v).rank != 1)
@@ -681,8 +672,8 @@ ValueId Analyzer::slice(const Expr &e) {
   Size hi = e.args[2] ? sizeExpr(*e.args[2]) : n;
   std::optional<Size> len = hi.minus(lo), room = n.minus(hi);
   std::optional<Size> lenMinus1 = len ? len->minus(Size::constant(1)) : std::nullopt;
-  if (!lenMinus1 || !room || !provablyNonNegative(lo) || !provablyNonNegative(*lenMinus1) ||
-      !provablyNonNegative(*room))
+  if (!lenMinus1 || !room || !lo.provablyNonNegative() || !lenMinus1->provablyNonNegative() ||
+      !room->provablyNonNegative())
     fail(e.range, "slice [" + lo.str() + ":" + hi.str() +
                       "] is out of range for a vector of size " + n.str() +
                       " (it needs 0 <= start < end <= " + n.str() + ")");
@@ -787,30 +778,19 @@ void Analyzer::checkUnused() {
 void Analyzer::checkDimsBindable() {
   // At run time every free dim is solved from tensor shapes one unknown at a time; make sure
   // that will succeed.
-  std::vector<Size> sizes;
+  DimSolver solver;
   auto collect = [&](const std::vector<ir::TensorDecl> &ts) {
     for (const ir::TensorDecl &t : ts) {
       if (t.type.rank >= 1)
-        sizes.push_back(t.type.rows);
+        solver.add(t.type.rows);
       if (t.type.rank == 2)
-        sizes.push_back(t.type.cols);
+        solver.add(t.type.cols);
     }
   };
   collect(cell_.inputs);
   collect(cell_.states);
   collect(cell_.params);
-  std::set<std::string> known;
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (const Size &s : sizes) {
-      std::vector<std::string> unknown;
-      for (auto &[d, k] : s.terms())
-        if (!known.count(d))
-          unknown.push_back(d);
-      if (unknown.size() == 1)
-        progress = known.insert(unknown[0]).second || progress;
-    }
-  }
+  solver.solve();
   for (const std::string &d : dimOrder_) {
     if (cell_.fixedDims.count(d))
       continue;
@@ -818,7 +798,7 @@ void Analyzer::checkDimsBindable() {
       diags_.warning(symbols_[d].range, "dimension '" + d + "' is never used");
       continue;
     }
-    if (!known.count(d)) {
+    if (!solver.bindable(d)) {
       if (declFailed_)
         continue; // a declaration that failed may have been the one to bind it
       diags_.error(symbols_[d].range, "dimension '" + d +

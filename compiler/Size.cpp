@@ -10,6 +10,14 @@ void Size::normalize() {
     it = it->second == 0 ? terms_.erase(it) : std::next(it);
 }
 
+bool Size::provablyNonNegative() const {
+  int64_t least = constant_;
+  for (auto &[d, k] : terms_)
+    if (k < 0 || addOv(least, k, least))
+      return false;
+  return least >= 0;
+}
+
 std::optional<Size> Size::plus(const Size &o) const {
   Size r = *this;
   if (addOv(r.constant_, o.constant_, r.constant_))

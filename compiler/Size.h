@@ -38,6 +38,9 @@ public:
   bool isConstant() const { return terms_.empty(); }
   int64_t constantPart() const { return constant_; }
   const std::map<std::string, int64_t> &terms() const { return terms_; }
+  /// Whether this is >= 0 for every binding of its dims (dims are at least 1): the least value
+  /// is the constant plus every coefficient, when no coefficient is negative.
+  bool provablyNonNegative() const;
   /// The value once every dim is bound; nullopt if a dim is missing or on overflow.
   std::optional<int64_t> evaluate(const DimValues &v) const;
 

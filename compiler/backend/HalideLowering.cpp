@@ -135,19 +135,15 @@ Expr KernelLowering::elem(ValueId v, Expr i, Expr n) {
 
 void KernelLowering::outerTerms(ValueId v, std::vector<std::pair<ValueId, ValueId>> &terms) {
   const Node &nd = f_[v];
-  switch (nd.op) {
-  case Op::Const: // no gradient flows: a zero matrix
+  if (nd.op == Op::Const) { // no gradient flows: a zero matrix
     if (nd.value != 0)
       throw LoweringError("a nonzero constant matrix cannot be lowered");
-    return;
-  case Op::Outer:
+  } else if (nd.op == Op::Outer) {
     terms.push_back({nd.operands[0], nd.operands[1]});
-    return;
-  case Op::Add:
+  } else if (nd.op == Op::Add) {
     outerTerms(nd.operands[0], terms);
     outerTerms(nd.operands[1], terms);
-    return;
-  default:
+  } else {
     throw LoweringError(std::string("a matrix-valued ") + ir::opName(nd.op) + " cannot be lowered");
   }
 }
@@ -249,7 +245,7 @@ Expr KernelLowering::pointwise(const Node &nd, Expr i, Expr n) {
     return 1.0f / sqrt(a(0));
   case Op::Abs:
     return abs(a(0));
-  case Op::Step:
+  case Op::IsPositive:
     return select(a(0) > 0.0f, 1.0f, 0.0f);
   case Op::Add:
     return a(0) + a(1);
@@ -271,9 +267,15 @@ Expr KernelLowering::pointwise(const Node &nd, Expr i, Expr n) {
     return elem(nd.operands[0], i + size(nd.lo), n);
   case Op::Broadcast:
     return elem(nd.operands[0], 0, n);
-  default:
-    throw LoweringError(std::string("cannot lower ") + ir::opName(nd.op) + " pointwise");
+    CELLC_IR_LEAF_OPS(CELLC_IR_CASE)
+  case Op::MatVec:
+  case Op::MatTVec:
+  case Op::Outer:
+  case Op::Concat:
+  case Op::Sum:
+    break; // stages of their own (define)
   }
+  throw LoweringError(std::string("cannot lower ") + ir::opName(nd.op) + " pointwise");
 }
 
 Func KernelLowering::define(ValueId v) {
@@ -304,8 +306,13 @@ Func KernelLowering::define(ValueId v) {
     sched_.rowReduction(f, n_);
     return f;
   }
-  default:
-    break;
+    CELLC_IR_LEAF_OPS(CELLC_IR_CASE)
+    CELLC_IR_UNARY_OPS(CELLC_IR_CASE)
+    CELLC_IR_BINARY_OPS(CELLC_IR_CASE)
+  case Op::Outer:
+  case Op::Slice:
+  case Op::Broadcast:
+    break; // pointwise
   }
   if (nd.type.rank == 0) {
     f(n_) = pointwise(nd, 0, n_);

@@ -1,5 +1,6 @@
 #include "compiler/driver/RunCommand.h"
 
+#include "compiler/DimSolver.h"
 #include "compiler/Interpreter.h"
 #include "runtime/Npy.h"
 
@@ -44,29 +45,13 @@ public:
 
   /// Solves the dims one unknown at a time, then checks every file. Returns "" or an error.
   std::string bind() {
-    for (bool progress = true; progress;) {
-      progress = false;
-      for (const AxisConstraint &c : constraints_) {
-        std::string unknown;
-        int unknowns = 0;
-        for (auto &[d, k] : c.size.terms())
-          if (!dims_.count(d))
-            ++unknowns, unknown = d;
-        if (unknowns != 1)
-          continue;
-        // k * D + rest = actual
-        int64_t k = c.size.terms().at(unknown);
-        Size rest = *c.size.minus(*Size::symbol(unknown).scaled(k));
-        std::optional<int64_t> r = rest.evaluate(dims_);
-        if (!r)
-          continue;
-        int64_t v = (c.actual - *r) / k;
-        if ((c.actual - *r) % k != 0 || v < 1)
-          return mismatch(c.file);
-        dims_[unknown] = v;
-        progress = true;
-      }
-    }
+    DimSolver solver(dims_);
+    for (const AxisConstraint &c : constraints_)
+      solver.add(c.size, c.actual);
+    int bad = solver.solve();
+    dims_ = solver.values();
+    if (bad >= 0)
+      return mismatch(constraints_[size_t(bad)].file);
     for (auto &[file, expected] : expected_) {
       std::vector<int64_t> want = evaluate(expected);
       if (want != actual_[file])

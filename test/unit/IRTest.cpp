@@ -160,7 +160,7 @@ TEST(IRPrinter, CellHeaderAndGradientLeaves) {
   ValueId out = b.seed("y", false, Type::vector(*H.scaled(2)));
   ValueId saved = b.saved(7, Type::vector(H));
   ValueId m = b.binary(Op::Mul, seed, saved);
-  ValueId s = b.unary(Op::Step, m);
+  ValueId s = b.unary(Op::IsPositive, m);
   ValueId o = b.outer(s, b.saved(0, Type::vector(I)));
   ValueId tv = b.matTVec(b.leaf(Op::Param, "W", Type::matrix(H, I)), s);
   g.step.results.push_back({Result::Kind::GradState, "h", m});
@@ -176,7 +176,7 @@ TEST(IRPrinter, CellHeaderAndGradientLeaves) {
                       "  %1 = gradient output y : [2*H]\n"
                       "  %2 = saved %7 : [H]\n"
                       "  %3 = mul %0, %2 : [H]\n"
-                      "  %4 = step %3 : [H]\n"
+                      "  %4 = is_positive %3 : [H]\n"
                       "  %5 = saved %0 : [I]\n"
                       "  %6 = outer %4, %5 : [H, I]\n"
                       "  %7 = param W : [H, I]\n"

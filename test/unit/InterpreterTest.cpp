@@ -200,7 +200,7 @@ TEST(Interpreter, StepOp) {
   cell.inputs = {{"x", t}};
   cell.outputs = {{"y", t}};
   ir::Builder b(cell.step, {});
-  ir::ValueId y = b.unary(Op::Step, b.leaf(Op::Input, "x", t));
+  ir::ValueId y = b.unary(Op::IsPositive, b.leaf(Op::Input, "x", t));
   cell.step.results.push_back({ir::Result::Kind::Output, "y", y});
   interp::SequenceData data;
   data.T = 1;

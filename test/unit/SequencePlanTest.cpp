@@ -101,9 +101,11 @@ TEST(SequencePlan, PackingIsTheBackendsRewrite) {
     packs += s.kind == cellrt::StepKind::Pack;
   EXPECT_EQ(packs, 2);
   for (const plan::Kernel &k : packed.kernels)
-    for (const plan::Arg &a : k.inputs)
-      if (a.use != plan::Use::Values)
+    for (const plan::Arg &a : k.inputs) {
+      if (a.use != plan::Use::Values) {
         EXPECT_EQ(a.binding.view, cellrt::ViewKind::Packed) << k.name << " " << a.name;
+      }
+    }
   plan::RuntimePlan tables(packed);
   const int64_t shape[] = {3, 2, 4, 5};
   cellrt::Layout L, plain;
