@@ -1,7 +1,7 @@
 #include "compiler/Compiler.h"
 
-#include "compiler/Passes.h"
-#include "compiler/Sema.h"
+#include "compiler/sema/Sema.h"
+#include "compiler/transforms/Passes.h"
 #include "dsl/Parser.h"
 
 #include <cctype>
@@ -38,9 +38,8 @@ std::unique_ptr<Compiler> Compiler::open(const std::string &path, CompileOptions
 }
 
 bool Compiler::runTo(Stage last) {
-  static bool (Compiler::*const stages[])() = {&Compiler::lex, &Compiler::parse,
-                                               &Compiler::check, &Compiler::differentiate,
-                                               &Compiler::makePlan};
+  static bool (Compiler::*const stages[])() = {&Compiler::lex, &Compiler::parse, &Compiler::check,
+                                               &Compiler::differentiate, &Compiler::makePlan};
   int next = reached_ ? int(*reached_) + 1 : 0;
   for (int s = next; s <= int(last) && !failed_; ++s) {
     try {

@@ -1,13 +1,13 @@
 // The compile API: one cell through the pipeline's stages in order — tokens, AST, IR, gradient,
 // plan — each stage's result kept as a value, printing apart from computing. The driver and
 // the tests use it; the backend stages (Halide, header, objects, library) take its results
-// (compiler/driver/CompileCommand.h, compiler/backend/Backend.h).
+// (cli/CompileCommand.h, compiler/backend/Backend.h).
 #pragma once
 
-#include "compiler/Autodiff.h"
-#include "compiler/IR.h"
-#include "compiler/Planner.h"
 #include "compiler/abi/Signature.h"
+#include "compiler/ir/IR.h"
+#include "compiler/plan/Planner.h"
+#include "compiler/transforms/Autodiff.h"
 #include "dsl/AST.h"
 #include "dsl/Diagnostics.h"
 #include "dsl/Lexer.h"

@@ -1,4 +1,4 @@
-// The parser: syntax only. Names, shapes and meaning are checked by compiler/Sema.
+// The parser: syntax only. Names, shapes and meaning are checked by compiler/sema/Sema.
 #pragma once
 
 #include "dsl/AST.h"

@@ -22,8 +22,8 @@ void CpuSchedule::gemm(Func y, Func prod, Var i, Var n, RVar r) const {
   Var io("io"), ii("ii"), no("no"), ni("ni"), tile("tile");
   const int rows = gemmRows(), samples = vectorWidth >= 16 ? 6 : 4;
   // Tiles are whole (RoundUp): y is Halide's own buffer, rounded up to whole tiles, and what
-  // the accumulation reads stays in bounds because the packed weights are padded to kPackPadding rows
-  // and the samples index is clamped (see HalideLowering).
+  // the accumulation reads stays in bounds because the packed weights are padded to kPackPadding
+  // rows and the samples index is clamped (see HalideLowering).
   y.compute_root()
       .tile(i, n, io, no, ii, ni, rows, samples, TailStrategy::RoundUp)
       .reorder(ii, ni, no, io)

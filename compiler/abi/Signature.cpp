@@ -1,6 +1,6 @@
 #include "compiler/abi/Signature.h"
 
-#include "compiler/IR.h"
+#include "compiler/ir/IR.h"
 
 #include <cctype>
 #include <cstdio>
@@ -91,14 +91,13 @@ std::vector<Size> shapeOf(const ir::Type &t) {
 class CallBuilder {
 public:
   explicit CallBuilder(std::vector<Row> &rows) : rows_(rows) {}
-  void add(Role role, bool written, const ir::TensorDecl &t, Layout layout,
-           bool optional = false) {
+  void add(Role role, bool written, const ir::TensorDecl &t, Layout layout, bool optional = false) {
     int &next = written ? writes_ : reads_;
     std::vector<Size> shape = shapeOf(t.type);
     if (layout != Layout::Declared && shape.empty())
       shape.push_back(Size::constant(1)); // a per-sample scalar is a vector of one
-    rows_.push_back({role, written, next++, t.name, namesOf(role, t.name), layout, shape,
-                     optional, role == Role::InitState ? t.init : 0.0});
+    rows_.push_back({role, written, next++, t.name, namesOf(role, t.name), layout, shape, optional,
+                     role == Role::InitState ? t.init : 0.0});
   }
 
 private:
@@ -156,10 +155,9 @@ Signature signatureOf(const ir::Cell &c) {
 
 namespace {
 
-const char *const kRoleWords[] = {"input",       "init_state",       "param",
-                                  "output",      "final_state",      "output_grad",
-                                  "final_state_grad", "input_grad",  "init_state_grad",
-                                  "param_grad"};
+const char *const kRoleWords[] = {
+    "input",       "init_state",       "param",      "output",          "final_state",
+    "output_grad", "final_state_grad", "input_grad", "init_state_grad", "param_grad"};
 const char *const kLayoutWords[] = {"sequence", "batch", "declared"};
 
 std::string sizeText(const Size &s) {
@@ -172,8 +170,8 @@ std::string sizeText(const Size &s) {
   }
   int64_t c = s.constantPart();
   if (c != 0 || out.empty())
-    out += (out.empty() ? (c < 0 ? "-" : "") : (c < 0 ? "-" : "+")) +
-           std::to_string(c < 0 ? -c : c);
+    out +=
+        (out.empty() ? (c < 0 ? "-" : "") : (c < 0 ? "-" : "+")) + std::to_string(c < 0 ? -c : c);
   return out;
 }
 
@@ -202,12 +200,11 @@ std::optional<Size> parseSize(const std::string &text) {
       return std::nullopt;
     if (!dim.empty() && !identifier)
       return std::nullopt;
-    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos ||
-        num.size() > 18)
+    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos || num.size() > 18)
       return std::nullopt;
     int64_t k = sign * std::stoll(num);
-    std::optional<Size> add = dim.empty() ? std::optional<Size>(Size::constant(k))
-                                          : Size::symbol(dim).scaled(k);
+    std::optional<Size> add =
+        dim.empty() ? std::optional<Size>(Size::constant(k)) : Size::symbol(dim).scaled(k);
     std::optional<Size> sum = add ? total.plus(*add) : std::nullopt;
     if (!sum)
       return std::nullopt;
@@ -238,10 +235,9 @@ std::string serialize(const Signature &s) {
     for (const Row &r : s.rows(c)) {
       char fill[32];
       std::snprintf(fill, sizeof fill, "%.17g", r.fill);
-      o << (c == Call::Forward ? "forward" : "backward") << " "
-        << (r.written ? "write" : "read") << " " << r.position << " "
-        << kRoleWords[int(r.role)] << " " << r.tensor << " " << kLayoutWords[int(r.layout)]
-        << " " << (r.optional ? 1 : 0) << " " << fill;
+      o << (c == Call::Forward ? "forward" : "backward") << " " << (r.written ? "write" : "read")
+        << " " << r.position << " " << kRoleWords[int(r.role)] << " " << r.tensor << " "
+        << kLayoutWords[int(r.layout)] << " " << (r.optional ? 1 : 0) << " " << fill;
       for (const Size &d : r.shape)
         o << " " << sizeText(d);
       o << "\n";

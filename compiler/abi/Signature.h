@@ -9,7 +9,7 @@
 // (`<cell>_signature()`), so a program binds it without the .cell source.
 #pragma once
 
-#include "compiler/Size.h"
+#include "compiler/ir/Size.h"
 
 #include <optional>
 #include <string>
@@ -84,8 +84,7 @@ struct Signature {
   /// The row of a role of a tensor, if the call has one.
   const Row *find(Call c, Role role, const std::string &tensor) const;
   /// Elements of a row for bound dims (T and B included for sequences and batches).
-  std::optional<int64_t> elements(const Row &r, int64_t T, int64_t B,
-                                  const DimValues &dims) const;
+  std::optional<int64_t> elements(const Row &r, int64_t T, int64_t B, const DimValues &dims) const;
 };
 
 Signature signatureOf(const ir::Cell &cell);

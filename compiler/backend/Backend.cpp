@@ -1,6 +1,6 @@
 #include "compiler/backend/Backend.h"
 
-#include "compiler/backend/HalideLowering.h"
+#include "compiler/backend/halide/HalideLowering.h"
 
 namespace cellc::backend {
 

@@ -5,8 +5,8 @@
 // depend on the backend. Today: Halide for CPU targets; CUDA and MLIR plug in here.
 #pragma once
 
-#include "compiler/IR.h"
-#include "compiler/Planner.h"
+#include "compiler/ir/IR.h"
+#include "compiler/plan/Planner.h"
 
 #include <memory>
 #include <string>

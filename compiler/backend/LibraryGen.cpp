@@ -1,6 +1,6 @@
 #include "compiler/backend/LibraryGen.h"
 
-#include "compiler/RuntimePlan.h"
+#include "compiler/plan/RuntimePlan.h"
 
 #include <array>
 #include <cstdio>
@@ -103,8 +103,8 @@ void GlueWriter::buffers() {
   o_ << "// label, storage, index, extent, len, cols, optional, ping-pong, memory\n"
      << "const cellrt::BufferDecl kBuffers[] = {\n";
   for (const plan::Buffer &b : p_.buffers)
-    o_ << "    {" << cString(b.label) << ", " << storageName(b.storage) << ", " << b.index
-       << ", " << extentName(b.extent) << ", " << sizeInit(b.len, p_.dims) << ", "
+    o_ << "    {" << cString(b.label) << ", " << storageName(b.storage) << ", " << b.index << ", "
+       << extentName(b.extent) << ", " << sizeInit(b.len, p_.dims) << ", "
        << sizeInit(b.cols, p_.dims) << ", " << (b.optional ? "true" : "false") << ", "
        << (b.pingPong ? "true" : "false") << ", cellrt::Memory::Host},\n";
   o_ << "};\n\n";
@@ -156,9 +156,9 @@ void GlueWriter::planTable() {
   o_ << "const cellrt::SequencePlan kPlan = {\n"
      << "    " << cString(p_.cell) << ", " << 2 + p_.dims.size() << ", " << p_.packPadding
      << ",\n    kBuffers, " << p_.buffers.size() << ", kArgs, kKernels, " << p_.kernels.size()
-     << ",\n    " << prog("kInference", p_.inference) << ",\n    "
-     << prog("kTraining", p_.training) << ",\n    " << prog("kBackward", p_.backward) << ",\n    "
-     << p_.forwardIn << ", " << p_.forwardOut << ", " << p_.backwardIn << ", " << p_.backwardOut
+     << ",\n    " << prog("kInference", p_.inference) << ",\n    " << prog("kTraining", p_.training)
+     << ",\n    " << prog("kBackward", p_.backward) << ",\n    " << p_.forwardIn << ", "
+     << p_.forwardOut << ", " << p_.backwardIn << ", " << p_.backwardOut
      << "};\n\n} // namespace\n\n";
 }
 

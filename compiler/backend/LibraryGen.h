@@ -10,8 +10,8 @@
 // adds typed structs and inline wrappers over them.
 #pragma once
 
-#include "compiler/Planner.h"
 #include "compiler/abi/Signature.h"
+#include "compiler/plan/Planner.h"
 
 #include <string>
 #include <vector>

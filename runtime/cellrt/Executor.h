@@ -34,9 +34,9 @@ inline int64_t evaluate(const SizeExpr &s, const int64_t *shape, Checked &ck) {
 
 /// Where every buffer of a plan lives for one shape.
 struct Layout {
-  std::vector<int64_t> shape;             // T, B, dims
-  std::vector<int64_t> len, cols, elems;  // per buffer (cols padded for Packed buffers)
-  std::vector<int64_t> offset;            // per workspace/reserve buffer, in elements
+  std::vector<int64_t> shape;            // T, B, dims
+  std::vector<int64_t> len, cols, elems; // per buffer (cols padded for Packed buffers)
+  std::vector<int64_t> offset;           // per workspace/reserve buffer, in elements
   int64_t T = 0, B = 0, TB = 0, workspace = 0, reserve = 0;
 };
 
@@ -47,8 +47,7 @@ inline int makeLayout(const SequencePlan &p, const int64_t *shape, Layout &L) {
   L.shape.assign(shape, shape + p.shapeRank);
   for (int64_t v : L.shape)
     if (v < 1)
-      return fail(kBadShape,
-                  std::string(p.cell) + ": T, B and every dimension must be at least 1");
+      return fail(kBadShape, std::string(p.cell) + ": T, B and every dimension must be at least 1");
   Checked ck;
   L.T = shape[0];
   L.B = shape[1];
@@ -215,7 +214,7 @@ private:
       const ArgDecl &ad = p_.args[kd.firstArg + a];
       const BufferDecl &d = p_.buffers[ad.buffer];
       View<E> v{base(ad.buffer, ad.slot), ad.view, ad.rank, L_.len[ad.buffer],
-                L_.cols[ad.buffer], samples};
+                L_.cols[ad.buffer],       samples};
       if (perStep && d.extent == Extent::Sequence)
         v.base += t * L_.B * v.len;
       views_.push_back(v);

@@ -60,8 +60,8 @@ private:
 /// register tiles of whole vectors never read past it. For `W @ x` (`transposed`: A = W,
 /// [rows][cols] with M = rows) the matrix is transposed; for `W^T @ x`, A = W^T and W is
 /// copied as it is.
-inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transposed,
-                       int64_t padding, float *dst) {
+inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transposed, int64_t padding,
+                       float *dst) {
   const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows;
   const int64_t stride = paddedTo(M, padding);
   tbb::parallel_for(int64_t(0), K, [&](int64_t k) {
@@ -239,18 +239,18 @@ inline int forward(const SequencePlan &p, const int64_t *shape, const float *con
                    int64_t reserveBytes) {
   return guarded([&] {
     HalideInvoker k;
-    return Executor<float, HalideInvoker>(p, k).forward(shape, in, out, workspace,
-                                                        workspaceBytes, reserve, reserveBytes);
+    return Executor<float, HalideInvoker>(p, k).forward(shape, in, out, workspace, workspaceBytes,
+                                                        reserve, reserveBytes);
   });
 }
 
 inline int backward(const SequencePlan &p, const int64_t *shape, const float *const *in,
-                    float *const *out, void *workspace, int64_t workspaceBytes,
-                    const void *reserve, int64_t reserveBytes) {
+                    float *const *out, void *workspace, int64_t workspaceBytes, const void *reserve,
+                    int64_t reserveBytes) {
   return guarded([&] {
     HalideInvoker k;
-    return Executor<float, HalideInvoker>(p, k).backward(shape, in, out, workspace,
-                                                         workspaceBytes, reserve, reserveBytes);
+    return Executor<float, HalideInvoker>(p, k).backward(shape, in, out, workspace, workspaceBytes,
+                                                         reserve, reserveBytes);
   });
 }
 

@@ -49,10 +49,10 @@ struct BufferDecl {
   Storage storage;
   int index; // In/Out: position in the pointer array
   Extent extent;
-  SizeExpr len, cols;   // see Extent
-  bool optional;        // In: a null pointer is allowed (initial states, final-state seeds)
-  bool pingPong;        // Workspace: two copies, the current and the next step's
-  Memory memory;        // Host on CPU targets
+  SizeExpr len, cols; // see Extent
+  bool optional;      // In: a null pointer is allowed (initial states, final-state seeds)
+  bool pingPong;      // Workspace: two copies, the current and the next step's
+  Memory memory;      // Host on CPU targets
 };
 
 /// How a kernel sees a buffer.

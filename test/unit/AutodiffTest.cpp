@@ -10,8 +10,8 @@
 // unusual structure (an output that is not a state, two inputs, a param used twice).
 #include "TestUtil.h"
 
-#include "compiler/Autodiff.h"
-#include "compiler/Interpreter.h"
+#include "compiler/interp/Interpreter.h"
+#include "compiler/transforms/Autodiff.h"
 
 #include <gtest/gtest.h>
 

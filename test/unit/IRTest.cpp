@@ -2,7 +2,7 @@
 // CSE, dead code).
 #include "TestUtil.h"
 
-#include "compiler/Builder.h"
+#include "compiler/ir/Builder.h"
 
 #include <gtest/gtest.h>
 

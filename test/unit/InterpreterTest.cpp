@@ -2,8 +2,8 @@
 // a two-step RNN worked by hand, declared initial states, and batch samples kept apart.
 #include "TestUtil.h"
 
-#include "compiler/Builder.h"
-#include "compiler/Interpreter.h"
+#include "compiler/interp/Interpreter.h"
+#include "compiler/ir/Builder.h"
 
 #include <gtest/gtest.h>
 

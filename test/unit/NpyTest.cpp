@@ -1,6 +1,6 @@
 // Reading and writing .npy files: round trips, float64 input, and the errors for malformed
 // files, each of which must name the file.
-#include "runtime/Npy.h"
+#include "cli/Npy.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 namespace fs = std::filesystem;
-using namespace cellrt;
+using namespace cellc;
 
 namespace {
 

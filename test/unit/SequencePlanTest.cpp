@@ -2,12 +2,12 @@
 // rewrite, and the signature's text form.
 #include "TestUtil.h"
 
-#include "compiler/Autodiff.h"
-#include "compiler/Interpreter.h"
-#include "compiler/Planner.h"
-#include "compiler/RuntimePlan.h"
 #include "compiler/abi/Signature.h"
-#include "compiler/backend/GemmPacking.h"
+#include "compiler/backend/halide/GemmPacking.h"
+#include "compiler/interp/Interpreter.h"
+#include "compiler/plan/Planner.h"
+#include "compiler/plan/RuntimePlan.h"
+#include "compiler/transforms/Autodiff.h"
 #include "runtime/cellrt/Executor.h"
 
 #include <gtest/gtest.h>
@@ -44,10 +44,9 @@ TEST(SequencePlan, LstmProgramsLoopForwardThenReverse) {
   ASSERT_TRUE(l.c.ok());
   using K = cellrt::StepKind;
   EXPECT_EQ(kinds(l.plan.inference), (std::vector<K>{K::InitState, K::InitState, K::RunKernel,
-                                                      K::Loop, K::FinalState, K::FinalState}));
+                                                     K::Loop, K::FinalState, K::FinalState}));
   EXPECT_EQ(kinds(l.plan.backward), (std::vector<K>{K::InitState, K::InitState, K::Loop,
-                                                     K::FinalState, K::FinalState,
-                                                     K::RunKernel}));
+                                                    K::FinalState, K::FinalState, K::RunKernel}));
   const cellrt::Step &fwdLoop = l.plan.inference.steps[3], &bwdLoop = l.plan.backward.steps[2];
   EXPECT_EQ(l.plan.kernels[fwdLoop.kernel].name, "forward_step");
   EXPECT_EQ(fwdLoop.direction, cellrt::Direction::Forward);
@@ -130,7 +129,8 @@ TEST(Signature, RoundTripsThroughText) {
   EXPECT_TRUE(r->optional);
   EXPECT_EQ(back->find(abi::Call::Forward, abi::Role::Param, "W_ih")->shape[0],
             *Size::symbol("H").scaled(4));
-  EXPECT_FALSE(abi::parse("cellc-signature 1\ncell x\nforward read 0 input x sequence 0 0 4*", error));
+  EXPECT_FALSE(
+      abi::parse("cellc-signature 1\ncell x\nforward read 0 input x sequence 0 0 4*", error));
   EXPECT_FALSE(abi::parse("garbage", error));
 }
 

@@ -3,8 +3,8 @@
 #pragma once
 
 #include "compiler/Compiler.h"
-#include "compiler/Passes.h"
-#include "compiler/Sema.h"
+#include "compiler/sema/Sema.h"
+#include "compiler/transforms/Passes.h"
 #include "dsl/Lexer.h"
 #include "dsl/Parser.h"
 

@@ -1,0 +1,40 @@
+// `cellc run` and `cellc gen`: the .npy file contract of DESIGN.md §6, spelled by the cell's
+// signature, around a compiled library or the reference interpreter.
+#pragma once
+
+#include "cli/SequenceRunner.h"
+#include "compiler/abi/Signature.h"
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace cellc::cli {
+
+struct RunOptions {
+  std::string inputDir, outputDir;
+  bool backward = false;
+  int repeat = 1; // library runs: calls to time (median printed)
+};
+
+/// Reads the files of the signature's rows (DIR/<input>.npy [T, B, n], optional
+/// <state>.init.npy [B, n], <param>.npy, ...), binds the dims from their shapes, runs the
+/// sequence (and BPTT with --backward) with `runner`, and writes the rows the calls write
+/// (<output>.npy, <state>.final.npy and the gradients). Returns the process exit code.
+int runCell(const abi::Signature &sig, SequenceRunner &runner, const RunOptions &opts,
+            std::ostream &out, std::ostream &err);
+
+struct GenOptions {
+  std::string outputDir;
+  int64_t T = 8, B = 2;
+  DimValues dims;
+  uint64_t seed = 1;
+  bool backward = false; // also write grad_<output>.npy and grad_<state>.final.npy
+};
+
+/// Writes random inputs, initial states and params for a cell (the `run` contract's inputs),
+/// so a cell can be tried without any other tool.
+int generateData(const abi::Signature &sig, const GenOptions &opts, std::ostream &out,
+                 std::ostream &err);
+
+} // namespace cellc::cli

@@ -1,0 +1,13 @@
+// The Halide CPU backend's layout choice for GEMM matrices: a param read as the matrix of
+// `W @ v` or `W^T @ v` is packed once per call into a workspace slot, contiguous along the
+// GEMM's rows and padded (cellrt::packPadded), and the kernels read the packed copy. The plan
+// itself only says "matvec with operand W"; this rewrites its bindings and adds the pack steps.
+#pragma once
+
+#include "compiler/plan/Planner.h"
+
+namespace cellc::backend {
+
+void packGemmOperands(plan::Plan &plan, int64_t padding);
+
+} // namespace cellc::backend
