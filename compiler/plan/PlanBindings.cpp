@@ -177,7 +177,8 @@ private:
     cellrt::Step loop = step(cellrt::StepKind::Loop);
     loop.kernel = kernel("backward_step");
     loop.direction = cellrt::Direction::Reverse;
-    p.steps.push_back(loop);
+    if (loop.kernel >= 0) // a cell without states has no backward step
+      p.steps.push_back(loop);
     for (const ir::TensorDecl &s : cell_.states) {
       cellrt::Step fin = step(cellrt::StepKind::FinalState);
       fin.src = scratch_.at("carry " + s.name);

@@ -257,7 +257,10 @@ void Planner::planBackward() {
     step.output(Role::Frontier, valueName('g', v), v, g[v].type);
     plan_.frontiers.push_back({Role::Frontier, valueName('g', v), v, g[v].type});
   }
-  plan_.kernels.push_back(step.take());
+  // A cell without states has nothing sequential to do backward: no step kernel, no loop.
+  Kernel backwardStep = step.take();
+  if (!backwardStep.outputs.empty())
+    plan_.kernels.push_back(std::move(backwardStep));
 
   KernelBuilder post("backward_post", cellrt::KernelKind::Reduction, true);
   auto readInPost = [&](ValueId o, Use paramAs) {
