@@ -17,8 +17,8 @@ inline double applyUnary(Op op, double x) {
     return 1.0 / (1.0 + std::exp(-x));
   case Op::Tanh:
     return std::tanh(x);
-  case Op::Relu:
-    return x > 0 ? x : 0.0;
+  case Op::Relu: // NaN propagates, as in PyTorch
+    return std::isnan(x) || x > 0 ? x : 0.0;
   case Op::Exp:
     return std::exp(x);
   case Op::Log:

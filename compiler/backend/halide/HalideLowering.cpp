@@ -9,6 +9,7 @@
 
 #include "compiler/backend/LibraryGen.h"
 #include "compiler/backend/halide/GemmPacking.h"
+#include "compiler/backend/halide/IeeeMath.h"
 #include "schedules/CpuSchedule.h"
 
 #include <Halide.h>
@@ -221,24 +222,19 @@ Expr KernelLowering::pointwise(const Node &nd, Expr i, Expr n) {
   case Op::Neg:
     return -a(0);
   case Op::Sigmoid:
-    return 1.0f / (1.0f + exp(-a(0)));
-  case Op::Tanh: { // (1 - e^-2|x|) / (1 + e^-2|x|) with the sign of x: vectorizes (tanhf
-                   // does not), and cannot overflow
-    Expr x = a(0), t = exp(-2.0f * abs(x)), r = (1.0f - t) / (1.0f + t);
-    return select(x < 0.0f, -r, r);
-  }
+    return ieee::sigmoid(a(0));
+  case Op::Tanh:
+    return ieee::tanh(a(0));
   case Op::Relu:
-    return max(a(0), 0.0f);
+    return ieee::relu(a(0));
   case Op::Exp:
-    return exp(a(0));
+    return ieee::exp(a(0));
   case Op::Log:
-    return log(a(0));
-  case Op::Softplus: { // max(x, 0) + log(1 + e^-|x|): no overflow for large |x|
-    Expr x = a(0);
-    return max(x, 0.0f) + log(1.0f + exp(-abs(x)));
-  }
+    return ieee::log(a(0));
+  case Op::Softplus:
+    return ieee::softplus(a(0));
   case Op::HardSigmoid:
-    return clamp(a(0) / 6.0f + 0.5f, 0.0f, 1.0f);
+    return ieee::hardSigmoid(a(0));
   case Op::Sqrt:
     return sqrt(a(0));
   case Op::Rsqrt:
@@ -255,14 +251,10 @@ Expr KernelLowering::pointwise(const Node &nd, Expr i, Expr n) {
     return a(0) * a(1);
   case Op::Div:
     return a(0) / a(1);
-  case Op::Min: { // a tie picks a, as the interpreter
-    Expr x = a(0), y = a(1);
-    return select(x <= y, x, y);
-  }
-  case Op::Max: {
-    Expr x = a(0), y = a(1);
-    return select(x >= y, x, y);
-  }
+  case Op::Min:
+    return ieee::minimum(a(0), a(1));
+  case Op::Max:
+    return ieee::maximum(a(0), a(1));
   case Op::Slice:
     return elem(nd.operands[0], i + size(nd.lo), n);
   case Op::Broadcast:
@@ -314,10 +306,14 @@ Func KernelLowering::define(ValueId v) {
   case Op::Broadcast:
     break; // pointwise
   }
+  // Pointwise ops are strict IEEE float: under Halide's default fast-math flags LLVM may assume
+  // that no value is NaN or Inf and fold away the NaN tests of ieee::. GEMMs and reductions
+  // keep fast math (contraction into FMAs); their results reach pointwise ops through memory,
+  // where no such assumption survives.
   if (nd.type.rank == 0) {
-    f(n_) = pointwise(nd, 0, n_);
+    f(n_) = strict_float(pointwise(nd, 0, n_));
   } else {
-    f(i_, n_) = pointwise(nd, i_, n_);
+    f(i_, n_) = strict_float(pointwise(nd, i_, n_));
     // Stored once when read several times (by other nodes or by the kernel's outputs).
     if (uses_[v] > 1)
       sched_.pointwise(f, i_, n_);
