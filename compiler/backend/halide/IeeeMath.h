@@ -2,8 +2,10 @@
 // NaN out (also through min, max, clamp and relu); ±Inf and huge finite values saturate as
 // PyTorch's float32 ops do (sigmoid(-inf) = 0, tanh(±1e20) = ±1, exp(100) = inf); denormal
 // inputs are not treated as zero. Halide's own exp and log are fast polynomial forms that
-// clamp their argument (a NaN becomes a bound) and read the exponent bits (a denormal becomes
-// a tiny normal); the guards here cost a compare and a select per element.
+// clamp their argument (a NaN becomes a bound, exp(1e20) is 0, log(inf) 88.7) and read the
+// exponent bits (a denormal becomes a tiny normal); and Halide compiles with LLVM's fast-math
+// flags, under which float NaN tests can be folded away. The guards here test bits as
+// integers and cost a compare and a select per element (no measurable change on the LSTM).
 #pragma once
 
 #include <Halide.h>
