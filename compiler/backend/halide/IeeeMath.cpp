@@ -10,8 +10,9 @@ using Halide::select;
 namespace {
 
 /// Whether x is NaN, tested on its bits: an integer test that no fast-math assumption about
-/// floats can fold away (Halide's is_nan was folded to false in vector tails, where the kernel
-/// is compiled with LLVM's no-NaNs function attribute).
+/// floats can fold away. Halide's is_nan was folded to false in vector tails, and wherever a
+/// fast-math op (the argument of exp, hoisted out of the stage's strict_float) read the same
+/// value: sigmoid(-inf) * tanh(NaN) came out 0.
 Expr isNaN(const Expr &x) {
   Expr bits = Halide::reinterpret<uint32_t>(x) & Halide::Expr(uint32_t(0x7fffffff));
   return bits > Halide::Expr(uint32_t(0x7f800000));
@@ -20,12 +21,6 @@ Expr isNaN(const Expr &x) {
 /// f(x), or x itself where x is NaN.
 Expr keepNaN(const Expr &x, const Expr &f) { return select(isNaN(x), x, f); }
 
-/// The argument of a math intrinsic (exp, log), strict float. The lowering wraps each
-/// pointwise stage in strict_float, but Halide hoists an intrinsic's argument out of that
-/// wrapper; computed with fast-math flags (no NaN assumed), it let LLVM fold away the NaN
-/// test of the same value (sigmoid(-inf) * tanh(NaN) came out 0).
-Expr strict(const Expr &e) { return Halide::strict_float(e); }
-
 /// Halide's exp is right (to float32 rounding) between these; above, float32 exp overflows to
 /// inf and below it is 0 or a denormal, while Halide's returns 0 for huge arguments (1e20, inf).
 constexpr float kExpOverflow = 88.7228394f, kExpUnderflow = -103.972084f;
@@ -33,7 +28,7 @@ constexpr float kExpOverflow = 88.7228394f, kExpUnderflow = -103.972084f;
 /// e^x for any x that is not NaN.
 Expr expNotNaN(const Expr &x) {
   return select(x > kExpOverflow, Halide::cast<float>(std::numeric_limits<float>::infinity()),
-                select(x < kExpUnderflow, 0.0f, Halide::exp(strict(x))));
+                select(x < kExpUnderflow, 0.0f, Halide::exp(x)));
 }
 
 /// The smallest normal float32: below it Halide's log misreads the exponent.
@@ -48,7 +43,7 @@ Expr exp(Expr x) { return keepNaN(x, expNotNaN(x)); }
 Expr log(Expr x) {
   Expr denormal = x < kSmallestNormal && x > 0.0f;
   Expr scaled = select(denormal, x * 16777216.0f, x);
-  Expr l = Halide::log(strict(scaled)) - select(denormal, kLog2To24, 0.0f);
+  Expr l = Halide::log(scaled) - select(denormal, kLog2To24, 0.0f);
   // Halide's log(inf) is about 88.7, the log of the largest finite float.
   return keepNaN(
       x, select(Halide::reinterpret<uint32_t>(x) == Halide::Expr(uint32_t(0x7f800000)), x, l));
@@ -70,7 +65,7 @@ Expr tanh(Expr x) {
 
 Expr softplus(Expr x) {
   // max(x, 0) + log(1 + e^-|x|): no overflow for large |x|; softplus(inf) = inf.
-  return keepNaN(x, Halide::max(x, 0.0f) + Halide::log(strict(1.0f + expNotNaN(-Halide::abs(x)))));
+  return keepNaN(x, Halide::max(x, 0.0f) + Halide::log(1.0f + expNotNaN(-Halide::abs(x))));
 }
 
 Expr hardSigmoid(Expr x) { return keepNaN(x, Halide::clamp(x / 6.0f + 0.5f, 0.0f, 1.0f)); }
