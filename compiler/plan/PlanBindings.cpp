@@ -6,6 +6,7 @@
 #include "compiler/abi/Signature.h"
 
 #include <map>
+#include <stdexcept>
 
 namespace cellc::plan {
 
@@ -37,6 +38,7 @@ public:
         a.binding = bind(a, k.backward);
       for (Arg &a : k.outputs)
         a.binding = bind(a, k.backward);
+      checkExtents(k);
     }
     plan_.inference = forwardProgram(false);
     plan_.training = forwardProgram(true);
@@ -125,6 +127,19 @@ private:
       return {caller(true, abi::Role::ParamGrad, a.name), ViewKind::Tensor, Slot::All, a.type.rank};
     }
     return {};
+  }
+
+  /// A kernel over all T*B samples sees no buffer that holds one step ([B]): it would read
+  /// past it. A planner bug, reported as an internal error rather than run.
+  void checkExtents(const Kernel &k) const {
+    if (k.perStep())
+      return;
+    for (const auto *list : {&k.inputs, &k.outputs})
+      for (const Arg &a : *list)
+        if (a.binding.view == ViewKind::Samples &&
+            plan_.buffers[size_t(a.binding.buffer)].extent == Extent::Batch)
+          throw std::logic_error("plan: kernel " + k.name + " reads the per-step buffer " +
+                                 plan_.buffers[size_t(a.binding.buffer)].name + " over T*B");
   }
 
   int kernel(const std::string &name) const {

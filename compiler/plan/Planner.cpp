@@ -219,11 +219,15 @@ void Planner::planBackward() {
       for (ValueId o : g[i].operands)
         if (!sequential[o])
           hoisted[o] = true;
-  // A value crosses from step to post when the post part or a hoisted result reads it.
-  // Carry seeds count: they exist only one step at a time.
+  // A value crosses from step to post when the post part or a hoisted result reads it. Carry
+  // seeds always cross, sequential or not: they exist one step at a time ([B], in the carry
+  // buffers), so the step copies them into a [T][B] frontier for the post kernel. (A cell whose
+  // state's gradient is zero, s' = x * p with s' an output, read the carry buffer as if it held
+  // T*B samples: a wrong dx and a read past the buffer.)
   std::set<ValueId> frontier;
   auto crosses = [&](ValueId v) {
-    return sequential[v] && (!ir::isLeaf(g[v].op) || (g[v].op == Op::Seed && g[v].seedOfState));
+    bool carry = g[v].op == Op::Seed && g[v].seedOfState;
+    return carry || (sequential[v] && !ir::isLeaf(g[v].op));
   };
   for (size_t i = 0; i < n; ++i)
     if (hoisted[i] && !ir::isLeaf(g[i].op))

@@ -356,6 +356,10 @@ Pipeline KernelLowering::build() {
         acc = sampleGemm(a);
         out(c_, i_) = acc(c_, i_);
         sched_.output(out, c_, i_);
+      } else if (t.rank == 1 && f_[a.node].op == Op::Const) {
+        // A gradient that does not depend on the sample (zero, where nothing flows): the sum
+        // is a product; a reduction over samples it does not read is not a schedulable one.
+        out(i_) = cast<float>(samples_) * elem(a.node, i_, 0);
       } else if (t.rank == 1) {
         acc(i_) = 0.0f;
         acc(i_) += elem(a.node, i_, rn);
