@@ -24,7 +24,11 @@ void CpuSchedule::gemm(Func y, Func prod, Var i, Var n, RVar r) const {
   // Tiles are whole (RoundUp): y is Halide's own buffer, rounded up to whole tiles, and what
   // the accumulation reads stays in bounds because the packed weights are padded to kPackPadding
   // rows and the samples index is clamped (see HalideLowering).
+  // The tiles start at a multiple of `rows` (align_bounds): a consumer that needs only part
+  // of the result (a slice v[D:2*D]) would otherwise start a whole tile at row D and read the
+  // packed weights past their padding.
   y.compute_root()
+      .align_bounds(i, rows)
       .tile(i, n, io, no, ii, ni, rows, samples, TailStrategy::RoundUp)
       .reorder(ii, ni, no, io)
       .fuse(no, io, tile)

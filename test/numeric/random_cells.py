@@ -257,6 +257,18 @@ def check_cell(cellc, work, seed, given_text=None):
         analytic, ", ".join("%.6g" % f for f in fds)), text
 
 
+def checked(cellc, work, seed, given):
+    """check_cell, with a command that fails (an error where a run should succeed) reported as
+    the cell's failure rather than ending the run."""
+    try:
+        return check_cell(cellc, work, seed, given)
+    except subprocess.CalledProcessError as e:
+        cmd = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(e.cmd[:2]))
+        last = (e.stderr or "").strip().splitlines()
+        return "%s failed: %s" % (cmd, last[-1] if last else "exit %d" % e.returncode), \
+            (given if given is not None else CellGen(random.Random(seed)).text())
+
+
 def main():
     args = sys.argv[1:]
     opts = {"--cells": "20", "--seed": "1"}
@@ -278,7 +290,7 @@ def main():
     failures = 0
     for k in range(n):
         seed = seed0 + k
-        why, text = check_cell(cellc, work, seed, given)
+        why, text = checked(cellc, work, seed, given)
         if why:
             failures += 1
             print("FAIL seed %d: %s\n%s" % (seed, why, text))
