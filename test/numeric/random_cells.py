@@ -19,7 +19,9 @@ stay in ranges where float32 and float64 agree to the tolerances below (exp of a
 
 Tolerances: library vs interpreter |lib - ref| <= 2e-3 * (1 + |ref|) per element (float32
 kernels against float64, through a few nonlinear layers); finite differences (float64 math,
-float32 files) |fd - grad . d| <= 2e-2 * (|fd| + |grad . d|) + 2e-3 at eps = 1e-3 or 1e-4.
+float32 files) |fd - grad . d| <= 2e-2 * (|fd| + |grad . d|) + 2e-3 at eps = 1e-3 or 1e-4; where
+the two differences disagree with each other the gradient check is inconclusive (a kink within
+the step) and counted apart, not as a failure.
 """
 import os
 import random
@@ -170,6 +172,9 @@ class CellGen:
         return "\n".join(lines) + "\n"
 
 
+KINK = "kink"  # the finite differences were inconclusive
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
@@ -237,7 +242,11 @@ def check_cell(cellc, work, seed, given_text=None):
         if g in ref:
             analytic += float((ref[g] * dv).sum())
     # A step across a kink of relu, abs, min, max or clamp spoils a difference: a real error
-    # fails at both step sizes, a kink rarely at both.
+    # fails at both step sizes with differences that agree with each other; differences that
+    # disagree mean a kink within the step (a relu input within 1e-5 of 0, say): inconclusive.
+    def close(a, b):
+        return abs(a - b) <= 2e-2 * (abs(a) + abs(b)) + 2e-3
+
     fds = []
     for eps in (1e-3, 1e-4):
         values = []
@@ -250,9 +259,11 @@ def check_cell(cellc, work, seed, given_text=None):
             run([cellc, "run", cell, "--inputs", pd, "--outputs", pd + "/out"])
             values.append(loss(load_dir(pd + "/out"), seeds))
         fd = (values[0] - values[1]) / (2 * eps)
-        if abs(fd - analytic) <= 2e-2 * (abs(fd) + abs(analytic)) + 2e-3:
+        if close(fd, analytic):
             return None, text
         fds.append(fd)
+    if not close(fds[0], fds[1]):
+        return KINK, text
     return "gradient %.6g differs from finite differences %s" % (
         analytic, ", ".join("%.6g" % f for f in fds)), text
 
@@ -287,17 +298,21 @@ def main():
             del args[i:i + 2]
     cellc, work = args
     n, seed0 = int(opts["--cells"]), int(opts["--seed"])
-    failures = 0
+    failures = kinks = 0
     for k in range(n):
         seed = seed0 + k
         why, text = checked(cellc, work, seed, given)
-        if why:
+        if why == KINK:
+            kinks += 1
+            print("KINK seed %d: the finite differences at two step sizes disagree (a kink "
+                  "within the step); the library agreed with the interpreter" % seed)
+        elif why:
             failures += 1
             print("FAIL seed %d: %s\n%s" % (seed, why, text))
-        elif not keep:
+        if not keep and why is None:
             shutil.rmtree(os.path.join(work, "cell%d" % seed), ignore_errors=True)
-    print("random cells: %d from seed %d, %d passed, %d failed" % (n, seed0, n - failures,
-                                                                   failures))
+    print("random cells: %d from seed %d, %d passed, %d failed (%d gradients not checked: a kink)"
+          % (n, seed0, n - failures, failures, kinks))
     return 1 if failures else 0
 
 
