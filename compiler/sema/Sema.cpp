@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <functional>
 #include <map>
@@ -229,9 +230,14 @@ bool Analyzer::define(const std::string &name, Range r, Symbol s) {
   return true;
 }
 
+/// Whether `v` is a whole number in [lo, hi]; tested before any conversion to an integer,
+/// which is undefined for a double out of int64_t's range (1e20, inf, NaN).
+static bool wholeNumberIn(double v, double lo, double hi) {
+  return v >= lo && v <= hi && v == std::floor(v);
+}
+
 int64_t Analyzer::positiveInteger(const Expr &e, const char *what) {
-  if (e.kind != Expr::Kind::Number || e.number != double(int64_t(e.number)) || e.number < 1 ||
-      e.number > 1e12)
+  if (e.kind != Expr::Kind::Number || !wholeNumberIn(e.number, 1, 1e12))
     fail(e.range, std::string(what) + " must be a positive whole number");
   return int64_t(e.number);
 }
@@ -241,7 +247,7 @@ int64_t Analyzer::positiveInteger(const Expr &e, const char *what) {
 Size Analyzer::sizeExpr(const Expr &e) {
   switch (e.kind) {
   case Expr::Kind::Number:
-    if (e.number != double(int64_t(e.number)) || e.number < 0 || e.number > 1e12)
+    if (!wholeNumberIn(e.number, 0, 1e12))
       fail(e.range, "a size must be a whole number from 0 to 10^12");
     return Size::constant(int64_t(e.number));
   case Expr::Kind::Name: {
@@ -895,7 +901,8 @@ Range Analyzer::cellRange() const {
 
 Outcome Analyzer::run() {
   Outcome out;
-  for (auto &[name, value] : opts_.defines) {
+  for (const auto &define : opts_.defines) {
+    const std::string &name = define.first; // not a structured binding: clang 14 cannot capture one
     auto it = std::find_if(module_.decls.begin(), module_.decls.end(), [&](const Decl &d) {
       return d.kind == Decl::Kind::Dim && d.name == name;
     });
