@@ -227,7 +227,7 @@ int64_t streamSize(std::ifstream &in) {
 
 /// Reads the preamble and the header, checking that its length agrees with the format version
 /// and with the file, before anything is allocated for it.
-bool readHeader(std::ifstream &in, const std::string &path, int64_t fileSize, Header &h,
+bool readHeader(std::istream &in, const std::string &path, int64_t fileSize, Header &h,
                 size_t &dataOffset, std::string &error) {
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
@@ -307,7 +307,7 @@ bool dataSize(const std::string &path, const Header &h, int itemSize, int64_t re
 }
 
 /// Reads `count` little-endian values of `itemSize` bytes, widened to double.
-bool readData(std::ifstream &in, const std::string &path, int64_t count, int itemSize,
+bool readData(std::istream &in, const std::string &path, int64_t count, int itemSize,
               std::vector<double> &data, std::string &error) {
   std::vector<char> raw(static_cast<size_t>(count) * itemSize);
   if (!in.read(raw.data(), std::streamsize(raw.size())))
@@ -337,22 +337,26 @@ bool load(const std::string &path, Array &out, std::string &error) {
   int64_t fileSize = streamSize(in);
   if (fileSize < 0)
     return fail(error, path, "cannot read its size (not a regular file?)");
+  return read(in, fileSize, path, out, error);
+}
+
+bool read(std::istream &in, int64_t size, const std::string &name, Array &out, std::string &error) {
   Header h;
   size_t dataOffset = 0;
-  if (!readHeader(in, path, fileSize, h, dataOffset, error))
+  if (!readHeader(in, name, size, h, dataOffset, error))
     return false;
   int itemSize = itemSizeOf(h.descr);
   if (itemSize == 0)
-    return fail(error, path,
+    return fail(error, name,
                 "dtype '" + h.descr + "' is not supported; use float32 or float64 (little-endian)");
   if (h.fortranOrder)
-    return fail(error, path,
+    return fail(error, name,
                 "Fortran-ordered arrays are not supported; save a C-ordered array "
                 "(numpy.ascontiguousarray)");
   int64_t count = 0;
   std::vector<double> data;
-  if (!dataSize(path, h, itemSize, fileSize - int64_t(dataOffset), count, error) ||
-      !readData(in, path, count, itemSize, data, error))
+  if (!dataSize(name, h, itemSize, size - int64_t(dataOffset), count, error) ||
+      !readData(in, name, count, itemSize, data, error))
     return false;
   out.shape = std::move(h.shape);
   out.data = std::move(data);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct Array {
 /// aligns the data to 16 bytes), and the file must hold exactly the data its shape needs;
 /// both are checked before anything is allocated for the data.
 bool load(const std::string &path, Array &out, std::string &error);
+
+/// What `load` does after opening the file: reads a .npy image of `size` bytes from `in`,
+/// named `name` in messages (the .npy fuzzer feeds it bytes from memory).
+bool read(std::istream &in, int64_t size, const std::string &name, Array &out, std::string &error);
 
 /// Writes a float32 array. Writes to a temporary name and renames it into place, so a failed
 /// write leaves no partial file under `path`.
