@@ -16,6 +16,17 @@ config.substitutions.append(("%python", config.python))
 config.substitutions.append(("%numeric", os.path.join(config.cellc_src_dir, "test", "numeric")))
 config.substitutions.append(("FileCheck", config.filecheck + " --enable-var-scope"))
 config.substitutions.append(("%not", "not"))
+config.substitutions.append(("%concurrent_calls", os.path.join(
+    config.cellc_bin_dir, "test", "concurrency", "cellc_concurrent_calls")))
+
+# In a sanitizer build (scripts/sanitize.sh) the tests see the sanitizer's options, and
+# tests that cannot run under it say `UNSUPPORTED: asan` (or tsan) with why.
+if config.sanitizer:
+    config.available_features.add({"address": "asan", "thread": "tsan"}[config.sanitizer])
+    config.environment["CELLC_SANITIZER"] = config.sanitizer
+    for var in ["ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"]:
+        if var in os.environ:
+            config.environment[var] = os.environ[var]
 
 # Tests that need PyTorch say `REQUIRES: torch`.
 probe = os.system(config.python + " -c 'import torch' >/dev/null 2>&1")
