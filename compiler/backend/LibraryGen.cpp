@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 
@@ -217,9 +218,19 @@ std::string generateGlue(const plan::Plan &plan, const abi::Signature &sig,
   return GlueWriter(plan, sig).write(defines, kernelsHeader);
 }
 
+/// The C++ compiler of the glue: $CXX, else c++, with $CELLC_GLUE_CXXFLAGS after our flags
+/// (scripts/sanitize.sh builds libraries whose glue runs under ThreadSanitizer with them).
+static std::string glueCompiler() {
+  const char *cxx = std::getenv("CXX"), *flags = std::getenv("CELLC_GLUE_CXXFLAGS");
+  std::string cmd = cxx && *cxx ? cxx : "c++";
+  cmd += " -std=c++17 -O2 -fPIC -shared";
+  if (flags && *flags)
+    cmd += std::string(" ") + flags;
+  return cmd;
+}
+
 bool linkLibrary(const LinkRequest &req, std::string &error) {
-  std::string cmd =
-      "c++ -std=c++17 -O2 -fPIC -shared -o '" + req.output + "' '" + req.glueSource + "'";
+  std::string cmd = glueCompiler() + " -o '" + req.output + "' '" + req.glueSource + "'";
   for (const std::string &d : req.includeDirs)
     cmd += " -I'" + d + "'";
   for (const std::string &o : req.objects)

@@ -37,7 +37,8 @@ struct LinkRequest {
   std::vector<std::string> libraries;   // what the backend's runtime needs ("tbb", ...)
 };
 
-/// Links with the host C++ compiler; returns false with the compiler's output in `error`.
+/// Links with the host C++ compiler ($CXX, else c++; extra flags from $CELLC_GLUE_CXXFLAGS);
+/// returns false with the compiler's output in `error`.
 bool linkLibrary(const LinkRequest &req, std::string &error);
 
 } // namespace cellc::backend

@@ -55,6 +55,19 @@ private:
   }
 };
 
+/// The runtime's one parallel loop, over TBB. With CELLRT_SERIAL (the glue of the
+/// ThreadSanitizer job, scripts/sanitize.sh) it runs on the calling thread: libtbb is not
+/// instrumented, so TSan would report TBB's recycling of task objects as races, and that job
+/// checks what concurrent callers share.
+template <typename I, typename Body> void parallelFor(I begin, I end, const Body &body) {
+#ifdef CELLRT_SERIAL
+  for (I i = begin; i < end; ++i)
+    body(i);
+#else
+  tbb::parallel_for(begin, end, body);
+#endif
+}
+
 /// Packs the matrix operand A of a GEMM y(i) = sum_k A(i, k) x(k) as dst[k][i], contiguous
 /// along the GEMM's rows i and padded with zeros to a multiple of `padding` of them, so
 /// register tiles of whole vectors never read past it. For `W @ x` (`transposed`: A = W,
@@ -64,7 +77,7 @@ inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transpos
                        float *dst) {
   const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows;
   const int64_t stride = paddedTo(M, padding);
-  tbb::parallel_for(int64_t(0), K, [&](int64_t k) {
+  parallelFor(int64_t(0), K, [&](int64_t k) {
     float *out = dst + k * stride;
     if (transposed)
       for (int64_t i = 0; i < M; ++i)
@@ -80,7 +93,7 @@ inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transpos
 /// threads and honours tbb::global_control.
 inline int doParFor(void *ctx, halide_task_t task, int min, int size, uint8_t *closure) {
   std::atomic<int> result{0};
-  tbb::parallel_for(min, min + size, [&](int i) {
+  parallelFor(min, min + size, [&](int i) {
     int r = task(ctx, i, closure);
     if (r != 0)
       result.store(r);

@@ -32,8 +32,11 @@ def main():
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         ap.error("no command")
-    resource.setrlimit(resource.RLIMIT_AS,
-                       (MEMORY_LIMIT, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    # An AddressSanitizer build maps terabytes of shadow memory, so it runs with no address
+    # space limit; ASAN_OPTIONS' max_allocation_size_mb (scripts/sanitize.sh) bounds it instead.
+    if os.environ.get("CELLC_SANITIZER") != "address":
+        resource.setrlimit(resource.RLIMIT_AS,
+                           (MEMORY_LIMIT, resource.getrlimit(resource.RLIMIT_AS)[1]))
     try:
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            timeout=args.timeout)

@@ -5,10 +5,11 @@ interpreter at random shapes, and the interpreter's gradients checked against a 
 difference of the loss along a random direction.
 
 usage: random_cells.py CELLC WORK_DIR [--cells N] [--seed S] [--keep] [--cell FILE]
+                       [--progress K]
 Cell k uses the seed S + k; a failure prints it with the cell's text, so
 `random_cells.py CELLC DIR --cells 1 --seed S+k` replays it. --cell checks FILE instead of a
-generated cell (a minimized regression test), with shapes drawn from S. Exits 1 on any
-failure.
+generated cell (a minimized regression test), with shapes drawn from S. --progress K prints
+the counts so far after every K cells (for long runs). Exits 1 on any failure.
 
 A cell has 1-3 free dims (sometimes a fixed one), 1-2 inputs, 0-2 states and 1-2 outputs, and
 its expressions draw on every operator: + - * /, unary minus, sigmoid, tanh, relu, exp, log,
@@ -282,7 +283,7 @@ def checked(cellc, work, seed, given):
 
 def main():
     args = sys.argv[1:]
-    opts = {"--cells": "20", "--seed": "1"}
+    opts = {"--cells": "20", "--seed": "1", "--progress": "0"}
     keep = "--keep" in args
     args = [a for a in args if a != "--keep"]
     given = None
@@ -297,7 +298,7 @@ def main():
             opts[k] = args[i + 1]
             del args[i:i + 2]
     cellc, work = args
-    n, seed0 = int(opts["--cells"]), int(opts["--seed"])
+    n, seed0, progress = int(opts["--cells"]), int(opts["--seed"]), int(opts["--progress"])
     failures = kinks = 0
     for k in range(n):
         seed = seed0 + k
@@ -311,6 +312,9 @@ def main():
             print("FAIL seed %d: %s\n%s" % (seed, why, text))
         if not keep and why is None:
             shutil.rmtree(os.path.join(work, "cell%d" % seed), ignore_errors=True)
+        if progress and (k + 1) % progress == 0:
+            print("progress: %d cells from seed %d, %d failed, %d kinks" % (k + 1, seed0,
+                  failures, kinks), flush=True)
     print("random cells: %d from seed %d, %d passed, %d failed (%d gradients not checked: a kink)"
           % (n, seed0, n - failures, failures, kinks))
     return 1 if failures else 0
