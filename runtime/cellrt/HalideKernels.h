@@ -10,6 +10,7 @@
 #include <HalideRuntime.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -77,15 +78,29 @@ inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transpos
                        float *dst) {
   const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows;
   const int64_t stride = paddedTo(M, padding);
-  parallelFor(int64_t(0), K, [&](int64_t k) {
-    float *out = dst + k * stride;
-    if (transposed)
-      for (int64_t i = 0; i < M; ++i)
-        out[i] = W[i * cols + k];
-    else
-      std::memcpy(out, W + k * cols, size_t(M) * sizeof(float));
-    for (int64_t i = M; i < stride; ++i)
-      out[i] = 0.0f;
+  auto zeroPadding = [&](int64_t k) {
+    std::fill(dst + k * stride + M, dst + (k + 1) * stride, 0.0f);
+  };
+  if (!transposed) {
+    parallelFor(int64_t(0), K, [&](int64_t k) {
+      std::memcpy(dst + k * stride, W + k * cols, size_t(M) * sizeof(float));
+      zeroPadding(k);
+    });
+    return;
+  }
+  // dst[k][i] = W[i][k] in tiles of kTile x kTile, so that the rows of W read and the rows of
+  // dst written by a tile stay in L1. Transposing a whole column of W at a time strides by
+  // `cols` floats per element: packing LSTM I=H=1024 (two 4096 x 1024 matrices) took 78 ms of
+  // a 107 ms call at T=25, B=1 on the 2-core Zen 4 dev machine, 1 thread.
+  constexpr int64_t kTile = 32;
+  parallelFor(int64_t(0), (K + kTile - 1) / kTile, [&](int64_t kb) {
+    const int64_t k0 = kb * kTile, k1 = std::min(K, k0 + kTile);
+    for (int64_t i0 = 0; i0 < M; i0 += kTile)
+      for (int64_t i = i0, i1 = std::min(M, i0 + kTile); i < i1; ++i)
+        for (int64_t k = k0; k < k1; ++k)
+          dst[k * stride + i] = W[i * cols + k];
+    for (int64_t k = k0; k < k1; ++k)
+      zeroPadding(k);
   });
 }
 
