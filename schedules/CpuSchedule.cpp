@@ -12,28 +12,38 @@ void CpuSchedule::output(Func out, Var i, Var n) const {
   out.vectorize(i, vectorWidth, TailStrategy::GuardWithIf).parallel(n);
 }
 
-void CpuSchedule::gemm(Func y, Func prod, Var i, Var n, RVar r) const {
-  // Register blocking: a tile of gemmRows() rows by `samples` samples of the result is
+void CpuSchedule::gemm(Func y, Func prod, Var i, Var n, RVar r, Expr samples) const {
+  // Register blocking: a tile of gemmRows() rows by `width` samples of the result is
   // accumulated in registers over the whole sum. AVX-512: 4 vectors x 6 samples = 24 of the 32
   // registers (4 weight loads and 6 broadcasts feed 24 FMAs per step of r); AVX2: 2 x 4 = 8 of
   // 16. Measured on the 2-core AVX-512 dev machine, LSTM I=H=512 B=64 T=50, 1 thread: 4x6
   // took the forward from 170 ms (2x8) to 144 ms. Tiles run in parallel, the sample tiles of
   // one row block next to each other so the block of packed weights is reused from cache.
   Var io("io"), ii("ii"), no("no"), ni("ni"), tile("tile");
-  const int rows = gemmRows(), samples = vectorWidth >= 16 ? 6 : 4;
+  const int rows = gemmRows(), widest = vectorWidth >= 16 ? 6 : 4;
   // Tiles are whole (RoundUp): y is Halide's own buffer, rounded up to whole tiles, and what
   // the accumulation reads stays in bounds because the packed weights are padded to kPackPadding
   // rows and the samples index is clamped (see HalideLowering).
   // The tiles start at a multiple of `rows` (align_bounds): a consumer that needs only part
   // of the result (a slice v[D:2*D]) would otherwise start a whole tile at row D and read the
   // packed weights past their padding.
-  y.compute_root()
-      .align_bounds(i, rows)
-      .tile(i, n, io, no, ii, ni, rows, samples, TailStrategy::RoundUp)
-      .reorder(ii, ni, no, io)
-      .fuse(no, io, tile)
-      .parallel(tile)
-      .vectorize(ii, vectorWidth);
+  y.compute_root().align_bounds(i, rows);
+  auto blocked = [&](Stage s, int width) {
+    s.tile(i, n, io, no, ii, ni, rows, width, TailStrategy::RoundUp)
+        .reorder(ii, ni, no, io)
+        .fuse(no, io, tile)
+        .parallel(tile)
+        .vectorize(ii, vectorWidth);
+  };
+  // Small batches get tiles as wide as the batch: a 6-wide tile at B = 1 computes five clamped
+  // copies of sample 0, six times the FMAs of the GEMV. (Specializations are run-time branches
+  // on the kernel's sample count; each costs one more copy of the GEMM's code.)
+  blocked(y.specialize(samples == 1), 1);
+  if (widest > 2)
+    blocked(y.specialize(samples == 2), 2);
+  if (widest > 4)
+    blocked(y.specialize(samples <= 4), 4);
+  blocked(y, widest);
   prod.compute_at(y, tile).vectorize(i, vectorWidth).unroll(i).unroll(n);
   prod.update().reorder(i, n, r).vectorize(i, vectorWidth).unroll(i).unroll(n);
 }

@@ -23,8 +23,10 @@ struct CpuSchedule {
   /// A kernel output out(i, n) over the sample dimension n.
   void output(Halide::Func out, Halide::Var i, Halide::Var n) const;
   /// A GEMM y(i, n) = prod(i, n), prod(i, n) = sum_r A(i, r) x(r, n), A contiguous in i
-  /// (packed weights). `y` is the stored result, `prod` the accumulation.
-  void gemm(Halide::Func y, Halide::Func prod, Halide::Var i, Halide::Var n, Halide::RVar r) const;
+  /// (packed weights). `y` is the stored result, `prod` the accumulation, `samples` the
+  /// kernel's sample count (small batches get narrower register tiles).
+  void gemm(Halide::Func y, Halide::Func prod, Halide::Var i, Halide::Var n, Halide::RVar r,
+            Halide::Expr samples) const;
   /// Samples per chunk of a chunked GEMM (K-blocking over T*B): 256 samples of a 64-column
   /// block and a 6-row block are 70 KB, which stays in L2 while tiles reuse it.
   static constexpr int kSampleChunk = 256;

@@ -286,7 +286,7 @@ Func KernelLowering::define(ValueId v) {
     prod(i_, n_) = 0.0f;
     prod(i_, n_) += a(i_, r) * x(r, n_);
     f(i_, n_) = prod(i_, n_);
-    sched_.gemm(f, prod, i_, n_, r.x);
+    sched_.gemm(f, prod, i_, n_, r.x, samples_);
     return f;
   }
   case Op::Concat:
