@@ -9,6 +9,10 @@ call, best over the ways it can split the threads between OpenMP and OpenBLAS, o
 bench/onednn_lstm.cpp (the primitive calls alone, weights reordered to oneDNN's preferred
 layouts beforehand), found next to CELLC as bench/onednn_lstm unless --onednn says where.
 ratio = peer's time / cellc time (> 1: cellc is faster).
+GF/s is the GEMM work (2·T·B·4H·(I+H) flops forward, backward counted as twice that) over
+cellc's time, and %pk that as a share of the FMA peak at the row's thread count, measured at the
+start of the same run by bench/fma_peak; a peer whose time gives more than that peak is flagged
+with '!' (the harness would be timing the wrong thing).
 """
 import os
 import re
@@ -99,6 +103,22 @@ def cellc_times(cellc, lib, data, out, threads, repeat):
     return infer, fwd + bwd
 
 
+def lstm_gflop(I, H, B, T, training):
+    """The GEMM work of an LSTM call in GFLOP: forward 2·T·B·4H·(I+H), backward twice that."""
+    forward = 2.0 * T * B * 4 * H * (I + H) / 1e9
+    return forward * (3 if training else 1)
+
+
+def fma_peaks(cellc, threads):
+    """{threads: measured FMA peak in GFLOP/s} from bench/fma_peak next to CELLC, and its lines."""
+    path = os.path.join(os.path.dirname(os.path.abspath(cellc)), "bench", "fma_peak")
+    text = subprocess.run([path] + [str(t) for t in threads], check=True, capture_output=True,
+                          text=True).stdout
+    peaks = {int(m.group(1)): float(m.group(2))
+             for m in re.finditer(r"fma peak: (\d+) threads, ([0-9.]+) GFLOP/s", text)}
+    return peaks, text.strip()
+
+
 def onednn_binary(cellc, args):
     """The onednn_lstm program and its version line, or None and why it is not measured."""
     path = (args[args.index("--onednn") + 1] if "--onednn" in args else
@@ -130,19 +150,23 @@ def print_header(repeat, onednn_version):
         print(onednn_version)
     print("ratio: the peer's time / cellc's (> 1: cellc is faster)")
     print("omp/blas: the OpenMP/OpenBLAS thread split of PyTorch's best time")
-    line = (f"{'I':>5} {'H':>5} {'B':>3} {'T':>4} {'thr':>3} {'pass':<5} | {'cellc':>8} | "
-            f"{'torch':>8} {'omp/blas':>8} {'ratio':>6}")
+    line = (f"{'I':>5} {'H':>5} {'B':>3} {'T':>4} {'thr':>3} {'pass':<5} | {'cellc':>8} "
+            f"{'GF/s':>6} {'%pk':>4} | {'torch':>8} {'omp/blas':>8} {'ratio':>6}")
     print(line + (f" | {'oneDNN':>8} {'ratio':>6}" if onednn_version else ""))
 
 
-def print_row(shape, threads, name, cellc, torch_time, torch_cfg, onednn):
+def print_row(shape, threads, name, cellc, torch_time, torch_cfg, onednn, peak):
     I, H, B, T = shape
-    line = (f"{I:5d} {H:5d} {B:3d} {T:4d} {threads:3d} {name:<5} | {cellc:8.2f} | "
-            f"{torch_time:8.2f} {torch_cfg:>8} {torch_time / cellc:6.2f}")
+    gflop = lstm_gflop(I, H, B, T, name == "train")
+    rate = lambda ms: gflop / (ms / 1e3)
+    over = lambda ms: "!" if rate(ms) > peak else " "  # faster than the cores can be
+    line = (f"{I:5d} {H:5d} {B:3d} {T:4d} {threads:3d} {name:<5} | {cellc:8.2f}{over(cellc)}"
+            f"{rate(cellc):6.1f} {100 * rate(cellc) / peak:4.0f} | "
+            f"{torch_time:8.2f}{over(torch_time)}{torch_cfg:>8} {torch_time / cellc:6.2f}")
     if onednn == "failed":
         line += f" | {'failed':>8} {'':>6}"
     elif onednn is not None:
-        line += f" | {onednn:8.2f} {onednn / cellc:6.2f}"
+        line += f" | {onednn:8.2f}{over(onednn)}{onednn / cellc:6.2f}"
     print(line)
 
 
@@ -167,6 +191,8 @@ def main():
     onednn, onednn_version = onednn_binary(cellc, args)
     if onednn is None:
         print(f"oneDNN not measured: {onednn_version}")
+    peaks, peak_lines = fma_peaks(cellc, threads)
+    print(peak_lines)
     print_header(repeat, onednn_version if onednn else None)
     for (I, H, B, T) in shapes:
         data = os.path.join(work, f"in_{I}_{H}_{B}_{T}")
@@ -180,8 +206,8 @@ def main():
             if onednn:
                 times = onednn_times(onednn, I, H, B, T, t, repeat)
                 oi, ot = times if times else ("failed", "failed")
-            print_row((I, H, B, T), t, "infer", ci, ti, ticfg, oi)
-            print_row((I, H, B, T), t, "train", ct, tt, ttcfg, ot)
+            print_row((I, H, B, T), t, "infer", ci, ti, ticfg, oi, peaks[t])
+            print_row((I, H, B, T), t, "train", ct, tt, ttcfg, ot, peaks[t])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,6 @@ locked scripts/setup.sh python3-torch python3-numpy libopenblas0-pthread libdnnl
 if ! ninja -C "$BUILD" -t query bench/onednn_lstm >/dev/null 2>&1; then
   locked cmake -S . -B "$BUILD" >/dev/null
 fi
-locked ninja -C "$BUILD" --quiet bench/onednn_lstm | { grep -v '^ninja: no work to do' || true; }
+locked ninja -C "$BUILD" --quiet bench/onednn_lstm bench/fma_peak | { grep -v '^ninja: no work to do' || true; }
 
 exec /usr/bin/python3 bench/bench_lstm.py "$BUILD/cellc" "$@"
