@@ -42,6 +42,9 @@ std::unique_ptr<CellLibrary> CellLibrary::open(const std::string &path, std::str
   lib->forward_ = reinterpret_cast<ForwardFn>(sym("_forward_v"));
   lib->backward_ = reinterpret_cast<BackwardFn>(sym("_backward_v"));
   lib->message_ = reinterpret_cast<MessageFn>(sym("_error_message"));
+  lib->packedSize_ = reinterpret_cast<SizeFn>(sym("_packed_params_size_v"));
+  lib->pack_ = reinterpret_cast<PackFn>(sym("_pack_params_v"));
+  lib->forwardPacked_ = reinterpret_cast<ForwardPackedFn>(sym("_forward_packed_v"));
   if (!lib->workspaceSize_ || !lib->reserveSize_ || !lib->forward_ || !lib->backward_ ||
       !lib->message_) {
     error = "'" + path + "' lacks the entry points of cell '" + cell + "'";
@@ -107,7 +110,23 @@ bool CellLibrary::run(const std::vector<int64_t> &shape, const Tensors &fwdIn, T
 
   Tensors32 in = toFloat(fwdIn), out = toFloat(fwdOut);
   std::vector<float *> inp = pointers(in), outp = pointers(out);
+  std::vector<float> packed;
+  int64_t packedBytes = 0;
+  if (packed_) {
+    if (!pack_ || !packedSize_ || !forwardPacked_) {
+      error = "this library has no packed params (<cell>_pack_params_v); rebuild it";
+      return false;
+    }
+    if (packedSize_(shape.data(), &packedBytes))
+      return fail("packed params size query");
+    packed.resize(size_t(packedBytes / 4) + 1);
+    if (pack_(shape.data(), inp.data(), packed.data(), packedBytes))
+      return fail("packing the params");
+  }
   if (!timed(repeat, timing.forwardMs, [&] {
+        if (packed_)
+          return forwardPacked_(shape.data(), inp.data(), outp.data(), packed.data(), packedBytes,
+                                workspace.data(), wsBytes, rs, rsBytes);
         return forward_(shape.data(), inp.data(), outp.data(), workspace.data(), wsBytes, rs,
                         rsBytes);
       }))

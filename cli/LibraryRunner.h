@@ -25,6 +25,8 @@ public:
            const Tensors *bwdIn, Tensors *bwdOut, int repeat, Timing &timing,
            std::string &error) override;
   const char *what() const override { return "compiled library"; }
+  /// Forward calls use params packed once before them (<cell>_pack_params), not timed.
+  void usePackedParams(bool on) { packed_ = on; }
 
 private:
   CellLibrary() = default;
@@ -41,6 +43,13 @@ private:
   ForwardFn forward_ = nullptr;
   BackwardFn backward_ = nullptr;
   MessageFn message_ = nullptr;
+  using PackFn = int (*)(const int64_t *, const float *const *, void *, int64_t);
+  using ForwardPackedFn = int (*)(const int64_t *, const float *const *, float *const *,
+                                  const void *, int64_t, void *, int64_t, void *, int64_t);
+  SizeFn packedSize_ = nullptr; // null in libraries built before packed params
+  PackFn pack_ = nullptr;
+  ForwardPackedFn forwardPacked_ = nullptr;
+  bool packed_ = false;
 };
 
 } // namespace cellc::cli

@@ -88,6 +88,10 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(1, 1024));
   run->add_option("--repeat", runOpts.repeat, "calls of a compiled library to time (median)")
       ->check(CLI::Range(1, 100000));
+  bool packed = false;
+  run->add_flag("--packed", packed,
+                "a compiled library packs its params once, before the timed forward calls "
+                "(<cell>_pack_params), instead of at every call");
 
   CLI::App *gen = app.add_subcommand("gen", "write random .npy inputs for a cell");
   addCommon(gen, "the .cell file");
@@ -147,8 +151,15 @@ int main(int argc, char **argv) {
         tbb::global_control::max_allowed_parallelism, size_t(threads));
 
   // A library is bound through the signature it exports; it needs no front end.
-  if (library)
+  if (library) {
+    library->usePackedParams(packed);
     return cli::runCell(library->signature(), *library, runOpts, std::cout, std::cerr);
+  }
+  if (packed) {
+    std::cerr << "cellc run: error: --packed is for a compiled library; '" << file
+              << "' runs on the reference interpreter\n";
+    return 1;
+  }
 
   opts.optimize = !(compile->parsed() && noOpt);
   std::string error;

@@ -181,6 +181,18 @@ void GlueWriter::entryPoints(const std::string &defines) {
         "reserveBytes) {\n"
      << "  return cellrt::library::backward(kPlan, shape, in, out, workspace, workspaceBytes, "
         "reserve,\n                                   reserveBytes);\n}\n\n"
+     << "int " << n << "_packed_params_size_v(const int64_t *shape, int64_t *bytes) {\n"
+     << "  return cellrt::library::packedParamsSize(kPlan, shape, bytes);\n}\n\n"
+     << "int " << n
+     << "_pack_params_v(const int64_t *shape, const float *const *in, void *packed,\n"
+     << "    int64_t packedBytes) {\n"
+     << "  return cellrt::library::packParams(kPlan, shape, in, packed, packedBytes);\n}\n\n"
+     << "int " << n
+     << "_forward_packed_v(const int64_t *shape, const float *const *in, float *const *out,\n"
+     << "    const void *packed, int64_t packedBytes, void *workspace, int64_t workspaceBytes,\n"
+     << "    void *reserve, int64_t reserveBytes) {\n"
+     << "  return cellrt::library::forwardPacked(kPlan, shape, in, out, packed, packedBytes,\n"
+     << "      workspace, workspaceBytes, reserve, reserveBytes);\n}\n\n"
      << "const char *" << n << "_error_message(void) { return cellrt::lastError().c_str(); }\n\n"
      << "// The signature, machine-readable (compiler/abi/Signature.h): what a program needs to\n"
      << "// bind this library without the .cell source.\n"
@@ -337,6 +349,13 @@ std::string generateHeader(const abi::Signature &sig) {
     << "_backward_v(const int64_t *shape, const float *const *in, float *const *out,\n"
     << "    void *workspace, int64_t workspace_bytes, const void *reserve, int64_t "
        "reserve_bytes);\n"
+    << "int " << n << "_packed_params_size_v(const int64_t *shape, int64_t *bytes);\n"
+    << "int " << n << "_pack_params_v(const int64_t *shape, const float *const *in, void *packed,\n"
+    << "    int64_t packed_bytes);\n"
+    << "int " << n
+    << "_forward_packed_v(const int64_t *shape, const float *const *in, float *const *out,\n"
+    << "    const void *packed, int64_t packed_bytes, void *workspace, int64_t workspace_bytes,\n"
+    << "    void *reserve, int64_t reserve_bytes);\n"
     << "const char *" << n << "_error_message(void);\n"
     << "const char *" << n << "_signature(void);\n\n";
 
@@ -366,6 +385,37 @@ std::string generateHeader(const abi::Signature &sig) {
   o << "  return " << n
     << "_forward_v(shape, in + 1, out + 1, workspace, workspace_bytes, reserve,\n"
     << "                   reserve_bytes);\n}\n\n";
+
+  o << "/* Packed params: the copies of the weight matrices that every forward call otherwise\n"
+    << " * packs (transposes, pads) for its kernels, made once and reused by " << n
+    << "_forward_packed\n * for as long as the params do not change, as oneDNN users reorder "
+       "weights once. They\n * depend on the dims only (T and B, at least 1, do not matter); a "
+       "call with other dims\n * is an error (2). */\n"
+    << "static inline int " << n << "_packed_params_size(const " << n
+    << "_shape *s, int64_t *bytes) {\n";
+  shapeArray(o);
+  o << "  return " << n << "_packed_params_size_v(shape, bytes);\n}\n\n"
+    << "static inline int " << n << "_pack_params(const " << n << "_shape *s, const " << n
+    << "_forward_args *a,\n    void *packed, int64_t packed_bytes) {\n";
+  shapeArray(o);
+  o << "  if (!a)\n    return " << n
+    << "_pack_params_v(shape, (const float *const *)0, packed, packed_bytes);\n";
+  pointerArrays(o, sig, abi::Call::Forward);
+  o << "  (void)out;\n  return " << n
+    << "_pack_params_v(shape, in + 1, packed, packed_bytes);\n}\n\n"
+    << "/* " << n << "_forward with the params' packed copies from " << n
+    << "_pack_params (made from\n * the same params). */\n"
+    << "static inline int " << n << "_forward_packed(const " << n << "_shape *s, const " << n
+    << "_forward_args *a,\n    const void *packed, int64_t packed_bytes, void *workspace, "
+       "int64_t workspace_bytes,\n    void *reserve, int64_t reserve_bytes) {\n";
+  shapeArray(o);
+  o << "  if (!a)\n    return " << n
+    << "_forward_packed_v(shape, (const float *const *)0, (float *const *)0, packed,\n"
+    << "        packed_bytes, workspace, workspace_bytes, reserve, reserve_bytes);\n";
+  pointerArrays(o, sig, abi::Call::Forward);
+  o << "  return " << n
+    << "_forward_packed_v(shape, in + 1, out + 1, packed, packed_bytes, workspace,\n"
+    << "      workspace_bytes, reserve, reserve_bytes);\n}\n\n";
 
   o << "/* Backpropagation through time over the sequence of the last training forward (its\n"
     << " * reserve). Param gradients are written, not accumulated. */\n"

@@ -37,8 +37,22 @@ struct Layout {
   std::vector<int64_t> shape;            // T, B, dims
   std::vector<int64_t> len, cols, elems; // per buffer (cols padded for Packed buffers)
   std::vector<int64_t> offset;           // per workspace/reserve buffer, in elements
-  int64_t T = 0, B = 0, TB = 0, workspace = 0, reserve = 0;
+  std::vector<int64_t> packOffset;       // per buffer: in packed params, or -1 (see PackHeader)
+  int64_t T = 0, B = 0, TB = 0, workspace = 0, reserve = 0, packed = 0;
 };
+
+/// Packed params: the packed copies of a plan's param matrices that its inference program
+/// makes (its Pack steps), made once by Executor::packParams and then reused by forward calls
+/// instead of packing at every call, as oneDNN users reorder weights once. The memory starts
+/// with this header, which says for which dims the copies were made; the copies follow it.
+struct PackHeader {
+  static constexpr uint64_t kMagic = 0x63656c6c63706b31; // "cellcpk1"
+  static constexpr int kMaxDims = 30;
+  uint64_t magic;
+  int64_t dims;            // how many
+  int64_t value[kMaxDims]; // the shape after T and B
+};
+constexpr int64_t kPackHeaderBytes = sizeof(PackHeader); // 256: the copies stay 64-byte aligned
 
 /// Computes the layout; on a bad or too large shape returns an error code with a message.
 inline int makeLayout(const SequencePlan &p, const int64_t *shape, Layout &L) {
@@ -76,7 +90,15 @@ inline int makeLayout(const SequencePlan &p, const int64_t *shape, Layout &L) {
   }
   L.workspace = at[0];
   L.reserve = at[1];
-  if (!fits || ck.overflow || L.workspace > INT64_MAX / 16 || L.reserve > INT64_MAX / 16)
+  L.packOffset.assign(n, -1);
+  L.packed = 0;
+  for (int s = 0; s < p.inference.count; ++s)
+    if (const Step &st = p.inference.steps[s]; st.kind == StepKind::Pack) {
+      L.packOffset[st.dst] = L.packed;
+      L.packed = ck.add(L.packed, L.elems[st.dst]);
+    }
+  if (!fits || ck.overflow || L.workspace > INT64_MAX / 16 || L.reserve > INT64_MAX / 16 ||
+      L.packed > INT64_MAX / 16)
     return fail(kOverflow, std::string(p.cell) +
                                ": the shape is too large (a buffer exceeds 2^31 elements or a "
                                "size overflows 64 bits)");
@@ -102,9 +124,49 @@ public:
     return sizeQuery(shape, bytes, "_reserve_size", true);
   }
 
-  /// Inference when `reserve` is null, else a training forward that fills the reserve.
+  int packedParamsBytes(const int64_t *shape, int64_t *bytes) {
+    if (int rc = sizeQuery(shape, bytes, "_packed_params_size", false))
+      return rc;
+    *bytes = kPackHeaderBytes + L_.packed * int64_t(sizeof(E));
+    return kOk;
+  }
+
+  /// Packs the params of the forward call's `in` array into `packed` (packedParamsBytes).
+  int packParams(const int64_t *shape, const E *const *in, void *packed, int64_t packedBytes) {
+    const std::string what = std::string(p_.cell) + "_pack_params: ";
+    if (int rc = makeLayout(p_, shape, L_))
+      return rc;
+    const int dims = p_.shapeRank - 2;
+    if (dims > PackHeader::kMaxDims)
+      return fail(kBadShape, what + "more than 30 dims");
+    if (!in || !packed)
+      return fail(kNullPointer, what + "in and packed must not be NULL");
+    if (packedBytes < kPackHeaderBytes + L_.packed * int64_t(sizeof(E)))
+      return fail(kWorkspaceTooSmall,
+                  what + "packed has " + std::to_string(packedBytes) + " bytes, needs " +
+                      std::to_string(kPackHeaderBytes + L_.packed * int64_t(sizeof(E))));
+    PackHeader header{PackHeader::kMagic, dims, {}};
+    std::copy(shape + 2, shape + 2 + dims, header.value);
+    std::memcpy(packed, &header, sizeof header);
+    in_ = in, pk_ = packedData(packed);
+    for (int s = 0; s < p_.inference.count; ++s)
+      if (const Step &st = p_.inference.steps[s]; st.kind == StepKind::Pack) {
+        const BufferDecl &src = p_.buffers[st.src];
+        if (src.storage != Storage::In)
+          return fail(kKernelFailed, what + "the plan packs " + src.label + ", not a param");
+        if (!in[src.index])
+          return fail(kNullPointer, what + src.label + " is NULL");
+        pack(st);
+      }
+    return kOk;
+  }
+
+  /// Inference when `reserve` is null, else a training forward that fills the reserve. With
+  /// `packed` (from packParams, for the same dims and the same params), its copies are used
+  /// instead of packing the params again.
   int forward(const int64_t *shape, const E *const *in, E *const *out, void *workspace,
-              int64_t workspaceBytes, void *reserve, int64_t reserveBytes) {
+              int64_t workspaceBytes, void *reserve, int64_t reserveBytes,
+              const void *packed = nullptr, int64_t packedBytes = 0) {
     const bool train = reserve != nullptr;
     const Program &prog = train ? p_.training : p_.inference;
     if (int rc = makeLayout(p_, shape, L_))
@@ -113,6 +175,10 @@ public:
       return failCall(prog, kNullPointer, "in, out and workspace must not be NULL");
     if (int rc = checkCall(prog, in, out, workspaceBytes, train, reserveBytes))
       return rc;
+    if (packed)
+      if (int rc = checkPacked(prog, packed, packedBytes))
+        return rc;
+    pk_ = packed ? packedData(const_cast<void *>(packed)) : nullptr;
     return run(prog, in, out, static_cast<E *>(workspace), static_cast<E *>(reserve));
   }
 
@@ -125,6 +191,7 @@ public:
       return failCall(prog, kNullPointer, "in, out, workspace and reserve must not be NULL");
     if (int rc = checkCall(prog, in, out, workspaceBytes, true, reserveBytes))
       return rc;
+    pk_ = nullptr;
     return run(prog, in, out, static_cast<E *>(workspace),
                static_cast<E *>(const_cast<void *>(reserve)));
   }
@@ -167,6 +234,39 @@ private:
     return kOk;
   }
 
+  static E *packedData(void *packed) {
+    return reinterpret_cast<E *>(static_cast<char *>(packed) + kPackHeaderBytes);
+  }
+
+  /// Packed params made by packParams for this call's dims, and large enough.
+  int checkPacked(const Program &prog, const void *packed, int64_t packedBytes) {
+    PackHeader h;
+    const int64_t needs = kPackHeaderBytes + L_.packed * int64_t(sizeof(E));
+    if (packedBytes < kPackHeaderBytes)
+      return failCall(prog, kWorkspaceTooSmall,
+                      "packed params have " + std::to_string(packedBytes) + " bytes");
+    std::memcpy(&h, packed, sizeof h);
+    if (h.magic != PackHeader::kMagic)
+      return failCall(prog, kBadShape,
+                      "packed params were not made by " + std::string(p_.cell) + "_pack_params");
+    for (int d = 0; d < p_.shapeRank - 2; ++d)
+      if (d >= h.dims || h.value[d] != L_.shape[2 + size_t(d)])
+        return failCall(prog, kBadShape,
+                        "packed params were made for other dims (dim " + std::to_string(d + 1) +
+                            ": " + (d < h.dims ? std::to_string(h.value[d]) : "none") +
+                            ", this call " + std::to_string(L_.shape[2 + size_t(d)]) + ")");
+    if (packedBytes < needs)
+      return failCall(prog, kWorkspaceTooSmall,
+                      "packed params have " + std::to_string(packedBytes) + " bytes, need " +
+                          std::to_string(needs));
+    return kOk;
+  }
+
+  void pack(const Step &st) {
+    invoker_.pack(base(st.src, Slot::All), L_.len[st.src], L_.cols[st.src], st.transpose,
+                  p_.packPadding, base(st.dst, Slot::All));
+  }
+
   /// The caller's buffers a program touches, in table order.
   std::vector<int> buffersOf(const Program &prog) const {
     std::vector<bool> used(size_t(p_.bufferCount), false);
@@ -199,6 +299,8 @@ private:
     case Storage::Reserve:
       break;
     }
+    if (pk_ && L_.packOffset[b] >= 0)
+      return pk_ + L_.packOffset[b];
     E *mem = d.storage == Storage::Workspace ? ws_ : rs_;
     int copy = slot == Slot::All ? 0 : slot == Slot::Current ? cur_ : 1 - cur_;
     return mem + L_.offset[b] + (d.pingPong ? copy * L_.elems[b] : 0);
@@ -228,8 +330,8 @@ private:
       const Step &st = prog.steps[s];
       switch (st.kind) {
       case StepKind::Pack:
-        invoker_.pack(base(st.src, Slot::All), L_.len[st.src], L_.cols[st.src], st.transpose,
-                      p_.packPadding, base(st.dst, Slot::All));
+        if (!pk_ || L_.packOffset[st.dst] < 0) // else made once by packParams
+          pack(st);
         break;
       case StepKind::InitState: {
         E *dst = base(st.dst, Slot::Current);
@@ -267,6 +369,7 @@ private:
   const E *const *in_ = nullptr;
   E *const *out_ = nullptr;
   E *ws_ = nullptr, *rs_ = nullptr;
+  E *pk_ = nullptr; // packed params, or null: every Pack step packs into the workspace
   int cur_ = 0;
 };
 

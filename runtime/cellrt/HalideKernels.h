@@ -285,6 +285,34 @@ inline int forward(const SequencePlan &p, const int64_t *shape, const float *con
   });
 }
 
+inline int packedParamsSize(const SequencePlan &p, const int64_t *shape, int64_t *bytes) {
+  return guarded([&] {
+    HalideInvoker k;
+    return Executor<float, HalideInvoker>(p, k).packedParamsBytes(shape, bytes);
+  });
+}
+
+inline int packParams(const SequencePlan &p, const int64_t *shape, const float *const *in,
+                      void *packed, int64_t packedBytes) {
+  return guarded([&] {
+    HalideInvoker k;
+    return Executor<float, HalideInvoker>(p, k).packParams(shape, in, packed, packedBytes);
+  });
+}
+
+inline int forwardPacked(const SequencePlan &p, const int64_t *shape, const float *const *in,
+                         float *const *out, const void *packed, int64_t packedBytes,
+                         void *workspace, int64_t workspaceBytes, void *reserve,
+                         int64_t reserveBytes) {
+  if (!packed)
+    return fail(kNullPointer, std::string(p.cell) + "_forward_packed: packed is NULL");
+  return guarded([&] {
+    HalideInvoker k;
+    return Executor<float, HalideInvoker>(p, k).forward(shape, in, out, workspace, workspaceBytes,
+                                                        reserve, reserveBytes, packed, packedBytes);
+  });
+}
+
 inline int backward(const SequencePlan &p, const int64_t *shape, const float *const *in,
                     float *const *out, void *workspace, int64_t workspaceBytes, const void *reserve,
                     int64_t reserveBytes) {

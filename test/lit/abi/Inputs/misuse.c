@@ -17,8 +17,8 @@ int main(void) {
   static float gW_ih[H * I], gW_hh[H * H], gb_ih[H], gb_hh[H];
   rnn_tanh_shape s = {T, B, I, H};
   rnn_tanh_forward_args fa = {x, NULL, W_ih, W_hh, b_ih, b_hh, h, hf};
-  rnn_tanh_backward_args ba = {x,    W_ih, W_hh,  b_ih,  b_hh,  gh,    NULL,
-                               gx,   gh0,  gW_ih, gW_hh, gb_ih, gb_hh};
+  rnn_tanh_backward_args ba = {x,  W_ih, W_hh,  b_ih,  b_hh,  gh,   NULL,
+                               gx, gh0,  gW_ih, gW_hh, gb_ih, gb_hh};
   int64_t ws = 0, rs = 0;
   report("sizes", rnn_tanh_workspace_size(&s, &ws) | rnn_tanh_reserve_size(&s, &rs));
   float *work = malloc(ws + 64), *reserve = malloc(rs + 64);
@@ -55,6 +55,27 @@ int main(void) {
 
   report("training forward", rnn_tanh_forward(&s, &fa, work, ws, reserve, rs));
   report("backward", rnn_tanh_backward(&s, &ba, work, ws, reserve, rs));
+
+  /* Packed params: made for some dims, used only with those, never read past their size. */
+  int64_t ps = 0;
+  report("packed size", rnn_tanh_packed_params_size(&s, &ps));
+  char *packed = malloc(ps + 64);
+  report("pack null params", rnn_tanh_pack_params(&s, &no_weight, packed, ps));
+  report("pack too small", rnn_tanh_pack_params(&s, &fa, packed, ps - 4));
+  report("pack", rnn_tanh_pack_params(&s, &fa, packed, ps));
+  report("forward packed null", rnn_tanh_forward_packed(&s, &fa, NULL, ps, work, ws, NULL, 0));
+  report("forward packed too small",
+         rnn_tanh_forward_packed(&s, &fa, packed, ps - 4, work, ws, NULL, 0));
+  rnn_tanh_shape other = {T, B, I, H - 1};
+  report("forward packed other dims",
+         rnn_tanh_forward_packed(&other, &fa, packed, ps, work, ws, NULL, 0));
+  char garbage[512] = {0};
+  report("forward packed not packed",
+         rnn_tanh_forward_packed(&s, &fa, garbage, sizeof garbage, work, ws, NULL, 0));
+  report("forward packed", rnn_tanh_forward_packed(&s, &fa, packed, ps, work, ws, NULL, 0));
+  report("training forward packed",
+         rnn_tanh_forward_packed(&s, &fa, packed, ps, work, ws, reserve, rs));
+  free(packed);
   free(work);
   free(reserve);
   return 0;
