@@ -4,7 +4,8 @@
 usage: bench_lstm.py CELLC [--repeat N] [--threads 1,2] [--shapes I,H,B,T;...] [--onednn PATH]
 For each shape and thread count: inference forward, and training forward + backward.
 Times are medians of N calls; cellc's come from `cellc run LIB.so --repeat N` (the library
-call alone, measured inside the process), PyTorch's from time.perf_counter around the module
+call alone, measured inside the process; inference with --packed, the weights packed once
+before the timed calls as oneDNN's are reordered once; training packs them in every call), PyTorch's from time.perf_counter around the module
 call, best over the ways it can split the threads between OpenMP and OpenBLAS, oneDNN's from
 bench/onednn_lstm.cpp (the primitive calls alone, weights reordered to oneDNN's preferred
 layouts beforehand), found next to CELLC as bench/onednn_lstm unless --onednn says where.
@@ -98,7 +99,7 @@ def cellc_times(cellc, lib, data, out, threads, repeat):
         m = re.search(r"forward ([0-9.e+-]+) ms(?:, backward ([0-9.e+-]+) ms)?", text)
         return float(m.group(1)), float(m.group(2) or 0)
 
-    infer, _ = run([])
+    infer, _ = run(["--packed"])
     fwd, bwd = run(["--backward"])
     return infer, fwd + bwd
 
