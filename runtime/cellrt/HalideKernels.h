@@ -21,10 +21,10 @@
 
 namespace cellrt {
 
-/// A halide_buffer_t over caller memory, up to 2 dimensions.
+/// A halide_buffer_t over caller memory, up to 3 dimensions.
 struct Buffer {
   halide_buffer_t buf{};
-  halide_dimension_t dim[2]{};
+  halide_dimension_t dim[3]{};
 
   Buffer() = default;
   Buffer(const Buffer &) = delete;
@@ -44,6 +44,13 @@ struct Buffer {
       dim[0] = {0, int32_t(cols), 1, 0};
       dim[1] = {0, int32_t(rows), int32_t(cols), 0};
     }
+  }
+  /// A matrix packed by packPadded: (ii, k, panel) over `K` rows k of `padded` elements i.
+  void panels(const float *base, int64_t K, int64_t padded, int64_t panel) {
+    set(base, 3);
+    dim[0] = {0, int32_t(panel), 1, 0};
+    dim[1] = {0, int32_t(K), int32_t(panel), 0};
+    dim[2] = {0, int32_t(padded / panel), int32_t(K * panel), 0};
   }
   halide_buffer_t *get() { return &buf; }
 
@@ -69,52 +76,53 @@ template <typename I, typename Body> void parallelFor(I begin, I end, const Body
 #endif
 }
 
-/// dst[k * stride + i] = W[i * cols + k] for i in [I0, I1), k in [K0, K1), in micro-tiles of
-/// 8 x 8 (a function of its own, so that the bounds live in registers).
+/// dst[k * P + (i - I0)] = W[i * cols + k] for i in [I0, I1), k in [K0, K1): part of one panel,
+/// in micro-tiles of 8 x 8 (a function of its own, so that the bounds live in registers).
 inline void transposeTile(const float *W, int64_t cols, int64_t I0, int64_t I1, int64_t K0,
-                          int64_t K1, float *dst, int64_t stride) {
+                          int64_t K1, float *panel, int64_t P) {
   constexpr int64_t kMicro = 8;
   for (int64_t k0 = K0; k0 < K1; k0 += kMicro)
     for (int64_t i0 = I0; i0 < I1; i0 += kMicro) {
       const int64_t k1 = std::min(K1, k0 + kMicro), i1 = std::min(I1, i0 + kMicro);
       for (int64_t i = i0; i < i1; ++i)
         for (int64_t k = k0; k < k1; ++k)
-          dst[k * stride + i] = W[i * cols + k];
+          panel[k * P + (i - I0)] = W[i * cols + k];
     }
 }
 
-/// Packs the matrix operand A of a GEMM y(i) = sum_k A(i, k) x(k) as dst[k][i], contiguous
-/// along the GEMM's rows i and padded with zeros to a multiple of `padding` of them, so
-/// register tiles of whole vectors never read past it. For `W @ x` (`transposed`: A = W,
-/// [rows][cols] with M = rows) the matrix is transposed; for `W^T @ x`, A = W^T and W is
-/// copied as it is.
+/// Packs the matrix operand A of a GEMM y(i) = sum_k A(i, k) x(k) in panels of P = `padding`
+/// rows i: panel p holds A(p*P + ii, k) at dst[p*K*P + k*P + ii], the rows past M zero. A
+/// register tile of the GEMM (its rows within one panel) then reads one contiguous run, and
+/// whole tiles never read past the matrix. For `W @ x` (`transposed`: A = W, [rows][cols],
+/// M = rows) the matrix is transposed; for `W^T @ x`, A = W^T, and rows of W are copied.
 inline void packPadded(const float *W, int64_t rows, int64_t cols, bool transposed, int64_t padding,
                        float *dst) {
-  const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows;
-  const int64_t stride = paddedTo(M, padding);
-  auto zeroPadding = [&](int64_t k) {
-    std::fill(dst + k * stride + M, dst + (k + 1) * stride, 0.0f);
-  };
+  const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows, P = padding;
+  const int64_t panels = paddedTo(M, P) / P;
+  // The rows past M, in the last panel: zero.
+  parallelFor(int64_t(0), K, [&](int64_t k) {
+    float *last = dst + (panels - 1) * K * P + k * P;
+    std::fill(last + (M - (panels - 1) * P), last + P, 0.0f);
+  });
   if (!transposed) {
     parallelFor(int64_t(0), K, [&](int64_t k) {
-      std::memcpy(dst + k * stride, W + k * cols, size_t(M) * sizeof(float));
-      zeroPadding(k);
+      for (int64_t p = 0; p < panels; ++p)
+        std::memcpy(dst + p * K * P + k * P, W + k * cols + p * P,
+                    size_t(std::min(P, M - p * P)) * sizeof(float));
     });
     return;
   }
-  // dst[k][i] = W[i][k] in tasks of kTask x kTask elements, each in micro-tiles whose rows of
-  // W read and rows of dst written stay in L1. A task of whole columns
-  // of W touches a page per row of W: packing LSTM I=H=1024 (two 4096 x 1024 matrices) took
-  // 78 ms of a 107 ms call at T=25, B=1. Measured for one 4096 x 1024 matrix on the 2-core
-  // Zen 4 dev machine, 1 thread: columns of 32 at a time 14 ms, tasks of 32 x 32 4.8 ms, of
-  // 128 x 128 in 8 x 8 micro-tiles 3.9 ms (a plain copy of it: 0.9 ms).
+  // In tasks of one panel by kTask columns of W, each in micro-tiles whose rows of W read and
+  // rows of the panel written stay in L1. Measured for one 4096 x 1024 matrix on the 2-core
+  // Zen 4 dev machine, 1 thread: columns of 32 at a time (a page of W per row) 14 ms, tasks
+  // of 32 x 32 4.8 ms, of 128 x 128 in 8 x 8 micro-tiles 3.9 ms (a plain copy: 0.9 ms).
   constexpr int64_t kTask = 128;
-  const int64_t taskCols = (K + kTask - 1) / kTask, tasks = (M + kTask - 1) / kTask * taskCols;
-  parallelFor(int64_t(0), tasks, [&](int64_t t) {
-    const int64_t I0 = t / taskCols * kTask, K0 = t % taskCols * kTask;
-    transposeTile(W, cols, I0, std::min(M, I0 + kTask), K0, std::min(K, K0 + kTask), dst, stride);
+  const int64_t taskCols = (K + kTask - 1) / kTask;
+  parallelFor(int64_t(0), panels * taskCols, [&](int64_t t) {
+    const int64_t p = t / taskCols, K0 = t % taskCols * kTask;
+    transposeTile(W, cols, p * P, std::min(M, (p + 1) * P), K0, std::min(K, K0 + kTask),
+                  dst + p * K * P, P);
   });
-  parallelFor(int64_t(0), K, zeroPadding);
 }
 
 /// Halide's parallel loops run as TBB tasks, so a library composes with the caller's TBB
@@ -228,7 +236,7 @@ public:
       if (v.kind == ViewKind::Samples)
         b.samples(v.base, v.len, v.samples);
       else if (v.kind == ViewKind::Packed)
-        b.tensor(v.base, 2, v.len, v.cols);
+        b.panels(v.base, v.len, v.cols, p.packPadding);
       else
         b.tensor(v.base, v.rank, v.len, v.cols);
       argv_.push_back(b.get());

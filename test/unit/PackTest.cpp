@@ -1,5 +1,5 @@
-// cellrt::packPadded, the weight packing of every compiled library's GEMMs: the tiled transpose
-// and the plain copy against the definition, at sizes that are not multiples of its tile or of
+// cellrt::packPadded, the weight packing of every compiled library's GEMMs: the panel layout, tiled
+// transpose and copy against the definition, at sizes that are not multiples of its tile or of
 // the padding.
 #include "runtime/cellrt/HalideKernels.h"
 
@@ -7,16 +7,16 @@
 
 namespace {
 
-/// dst[k][i] = A(i, k), rows padded with zeros to a multiple of `padding`; A = W (transposed)
-/// or W^T.
+/// A(i, k) at [i / P][k][i % P] (panels of P = `padding` rows), rows past M zero; A = W
+/// (transposed) or W^T.
 std::vector<float> packedByDefinition(const std::vector<float> &W, int64_t rows, int64_t cols,
-                                      bool transposed, int64_t padding) {
+                                      bool transposed, int64_t P) {
   const int64_t M = transposed ? rows : cols, K = transposed ? cols : rows;
-  const int64_t stride = cellrt::paddedTo(M, padding);
-  std::vector<float> out(size_t(K * stride), 0.0f);
+  std::vector<float> out(size_t(K * cellrt::paddedTo(M, P)), 0.0f);
   for (int64_t k = 0; k < K; ++k)
     for (int64_t i = 0; i < M; ++i)
-      out[size_t(k * stride + i)] = transposed ? W[size_t(i * cols + k)] : W[size_t(k * cols + i)];
+      out[size_t(i / P * K * P + k * P + i % P)] =
+          transposed ? W[size_t(i * cols + k)] : W[size_t(k * cols + i)];
   return out;
 }
 

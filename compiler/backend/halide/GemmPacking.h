@@ -1,7 +1,9 @@
 // The Halide CPU backend's layout choice for GEMM matrices: a param read as the matrix of
-// `W @ v` or `W^T @ v` is packed once per call into a workspace slot, contiguous along the
-// GEMM's rows and padded (cellrt::packPadded), and the kernels read the packed copy. The plan
-// itself only says "matvec with operand W"; this rewrites its bindings and adds the pack steps.
+// `W @ v` or `W^T @ v` is packed once per call into a workspace slot (or once for many calls:
+// packed params), in panels of kPackPadding of the GEMM's rows, each contiguous along its rows
+// and then along the sum, padded with zeros (cellrt::packPadded); the kernels read the copy. The
+// plan itself only says "matvec with operand W"; this rewrites its bindings and adds the pack
+// steps.
 #pragma once
 
 #include "compiler/plan/Planner.h"

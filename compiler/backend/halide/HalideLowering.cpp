@@ -81,9 +81,11 @@ private:
   std::vector<Argument> args_;
   std::map<ValueId, Func> funcs_;         // per-sample values
   std::map<ValueId, ImageParam> paramOf_; // param leaves (declared layout)
-  // Param leaves packed for GEMMs (param_t, param_p): their rows are padded with zeros to a
-  // multiple of CpuSchedule::kPackPadding, so full register tiles never read past them.
-  std::map<std::pair<ValueId, plan::Use>, ImageParam> packedOf_;
+  // Param leaves packed for GEMMs (param_t, param_p) as A(i, r) over their panels: the rows i
+  // are padded with zeros to a multiple of CpuSchedule::kPackPadding, so full register tiles
+  // never read past them, and stored a panel of kPackPadding rows at a time
+  // (cellrt::packPadded).
+  std::map<std::pair<ValueId, plan::Use>, Func> packedOf_;
   std::map<ValueId, int> uses_;
   std::map<ValueId, Func> staged_;
 };
@@ -98,14 +100,23 @@ Expr KernelLowering::size(const Size &s) const {
 void KernelLowering::bindInput(const plan::Arg &a) {
   const ir::Type &t = a.type;
   if (isParam(a.role)) {
-    // A GEMM's matrix comes packed, 2-D and padded along the GEMM's rows (GemmPacking.h).
+    // A GEMM's matrix comes packed in panels, padded along the GEMM's rows (GemmPacking.h).
     bool packed = a.use != plan::Use::Values;
-    ImageParam p(Float(32), packed ? 2 : t.rank, argName(a));
+    ImageParam p(Float(32), packed ? 3 : t.rank, argName(a));
     p.set_host_alignment(4); // caller memory: only float alignment is promised
-    if (!packed)
+    if (!packed) {
       paramOf_.emplace(a.node, p);
-    else
-      packedOf_.emplace(std::make_pair(a.node, a.use), p);
+    } else {
+      // Panels (ii, r, panel): a register tile's rows are one panel's, so its reads are one
+      // contiguous run instead of a row of the tile every `padded rows` floats.
+      const int panel = schedules::CpuSchedule::kPackPadding;
+      p.dim(0).set_bounds(0, panel).set_stride(1); // constants in the address arithmetic
+      p.dim(1).set_stride(panel);
+      Func matrix(argName(a) + "_panels");
+      Var r("r");
+      matrix(i_, r) = p(i_ % panel, r, i_ / panel);
+      packedOf_.emplace(std::make_pair(a.node, a.use), matrix);
+    }
     args_.push_back(p);
     return;
   }
@@ -278,7 +289,7 @@ Func KernelLowering::define(ValueId v) {
   case Op::MatVec:    // y(i, n) = sum_r W^T(i, r) x(r, n)
   case Op::MatTVec: { // y(j, n) = sum_r W(j, r) x(r, n)  (W's rows are r, its columns j)
     plan::Use packing = nd.op == Op::MatVec ? plan::Use::MatVecMatrix : plan::Use::MatTVecMatrix;
-    const ImageParam &a = packedOf_.at({nd.operands[0], packing});
+    Func a = packedOf_.at({nd.operands[0], packing});
     RDom r(0, size(f_[nd.operands[1]].type.rows), "r");
     Func prod(f.name() + "_acc"), x = staged(nd.operands[1]);
     // The vector operand is staged over whole blocks of samples, so the register tiles read
