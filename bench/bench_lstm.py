@@ -25,7 +25,9 @@ import time
 import numpy as np
 import torch
 
-SHAPES = [(512, 512, 64, 50), (256, 256, 16, 100)]
+# (I, H, B, T), DeepBench pairs: small batches (weights re-read every step) and large ones.
+SHAPES = [(256, 256, 1, 100), (1024, 1024, 1, 25), (512, 512, 4, 50), (256, 256, 16, 100),
+          (512, 512, 64, 50)]
 
 
 def median_time(fn, repeat):
