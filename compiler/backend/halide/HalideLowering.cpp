@@ -165,8 +165,11 @@ Func KernelLowering::sampleGemm(const plan::Arg &a) {
   // zeros to whole register tiles, so the GEMM reads them contiguously along c; the row
   // index is clamped like the samples of a forward GEMM.
   // The samples are taken in chunks (K-blocking): a chunk's slice of the operands stays in
-  // cache while every tile of the result accumulates it. Staged operands are zero past the
-  // last sample, so the last chunk may run over.
+  // cache while every tile of the result accumulates it. Chunks are of at most kSampleChunk
+  // samples and as equal as they can be; staged operands are zero past the last sample, so
+  // the last chunk may run over by less than one sample per chunk. (Fixed chunks of 256 summed
+  // 231 zero samples at T*B = 25: 20 ms for each weight gradient of LSTM 1024 at B = 1, T = 25,
+  // 1 thread, on the 2-core Zen 4 dev machine.)
   std::vector<std::pair<ValueId, ValueId>> terms;
   outerTerms(a.node, terms);
   Func acc("sum_" + a.name);
@@ -177,10 +180,12 @@ Func KernelLowering::sampleGemm(const plan::Arg &a) {
   }
   Expr rows = size(a.type.rows), cols = size(a.type.cols);
   const int chunk = schedules::CpuSchedule::kSampleChunk;
+  Expr chunks = (samples_ + chunk - 1) / chunk;
+  Expr chunkLen = (samples_ + chunks - 1) / chunks;
   Var ko("ko");
-  RDom ki(0, chunk, "ki");
-  RDom rko(0, (samples_ + chunk - 1) / chunk, "rko");
-  Expr sample = ko * chunk + ki;
+  RDom ki(0, chunkLen, "ki");
+  RDom rko(0, chunks, "rko");
+  Expr sample = ko * chunkLen + ki;
   Func partial("sum_" + a.name + "_chunk");
   Expr sum = 0.0f;
   for (auto &[rowVec, colVec] : terms) {
