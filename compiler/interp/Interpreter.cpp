@@ -212,8 +212,7 @@ private:
 using Exec = cellrt::Executor<double, SequenceInterpreter::Kernels>;
 
 SequenceInterpreter::SequenceInterpreter(const ir::Cell &cell, const ir::Gradient &grad)
-    : cell_(cell), plan_(plan::makePlan(cell, grad)),
-      tables_(std::make_unique<plan::RuntimePlan>(plan_)),
+    : plan_(plan::makePlan(cell, grad)), tables_(std::make_unique<plan::RuntimePlan>(plan_)),
       kernels_(std::make_unique<Kernels>(cell, grad, plan_)) {}
 
 SequenceInterpreter::~SequenceInterpreter() = default;

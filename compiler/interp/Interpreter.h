@@ -68,7 +68,6 @@ public:
   class Kernels; // the interpreter's kernels, a cellrt Invoker
 
 private:
-  const ir::Cell &cell_;
   plan::Plan plan_;
   std::unique_ptr<plan::RuntimePlan> tables_;
   std::unique_ptr<Kernels> kernels_;
