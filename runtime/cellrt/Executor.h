@@ -127,7 +127,7 @@ public:
   int packedParamsBytes(const int64_t *shape, int64_t *bytes) {
     if (int rc = sizeQuery(shape, bytes, "_packed_params_size", false))
       return rc;
-    *bytes = kPackHeaderBytes + L_.packed * int64_t(sizeof(E));
+    *bytes = packedNeeds();
     return kOk;
   }
 
@@ -141,10 +141,9 @@ public:
       return fail(kBadShape, what + "more than 30 dims");
     if (!in || !packed)
       return fail(kNullPointer, what + "in and packed must not be NULL");
-    if (packedBytes < kPackHeaderBytes + L_.packed * int64_t(sizeof(E)))
-      return fail(kWorkspaceTooSmall,
-                  what + "packed has " + std::to_string(packedBytes) + " bytes, needs " +
-                      std::to_string(kPackHeaderBytes + L_.packed * int64_t(sizeof(E))));
+    if (packedBytes < packedNeeds())
+      return fail(kWorkspaceTooSmall, what + "packed has " + std::to_string(packedBytes) +
+                                          " bytes, needs " + std::to_string(packedNeeds()));
     PackHeader header{PackHeader::kMagic, dims, {}};
     std::copy(shape + 2, shape + 2 + dims, header.value);
     std::memcpy(packed, &header, sizeof header);
@@ -234,6 +233,9 @@ private:
     return kOk;
   }
 
+  /// Bytes of packed params for the current layout: the header, then the copies.
+  int64_t packedNeeds() const { return kPackHeaderBytes + L_.packed * int64_t(sizeof(E)); }
+
   static E *packedData(void *packed) {
     return reinterpret_cast<E *>(static_cast<char *>(packed) + kPackHeaderBytes);
   }
@@ -241,7 +243,7 @@ private:
   /// Packed params made by packParams for this call's dims, and large enough.
   int checkPacked(const Program &prog, const void *packed, int64_t packedBytes) {
     PackHeader h;
-    const int64_t needs = kPackHeaderBytes + L_.packed * int64_t(sizeof(E));
+    const int64_t needs = packedNeeds();
     if (packedBytes < kPackHeaderBytes)
       return failCall(prog, kWorkspaceTooSmall,
                       "packed params have " + std::to_string(packedBytes) + " bytes");
@@ -250,11 +252,12 @@ private:
       return failCall(prog, kBadShape,
                       "packed params were not made by " + std::string(p_.cell) + "_pack_params");
     for (int d = 0; d < p_.shapeRank - 2; ++d)
-      if (d >= h.dims || h.value[d] != L_.shape[2 + size_t(d)])
-        return failCall(prog, kBadShape,
-                        "packed params were made for other dims (dim " + std::to_string(d + 1) +
-                            ": " + (d < h.dims ? std::to_string(h.value[d]) : "none") +
-                            ", this call " + std::to_string(L_.shape[2 + size_t(d)]) + ")");
+      if (d >= h.dims || d >= PackHeader::kMaxDims || h.value[d] != L_.shape[2 + size_t(d)])
+        return failCall(
+            prog, kBadShape,
+            "packed params were made for other dims (dim " + std::to_string(d + 1) + ": " +
+                (d < h.dims && d < PackHeader::kMaxDims ? std::to_string(h.value[d]) : "none") +
+                ", this call " + std::to_string(L_.shape[2 + size_t(d)]) + ")");
     if (packedBytes < needs)
       return failCall(prog, kWorkspaceTooSmall,
                       "packed params have " + std::to_string(packedBytes) + " bytes, need " +
