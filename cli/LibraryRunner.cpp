@@ -45,6 +45,10 @@ std::unique_ptr<CellLibrary> CellLibrary::open(const std::string &path, std::str
   lib->packedSize_ = reinterpret_cast<SizeFn>(sym("_packed_params_size_v"));
   lib->pack_ = reinterpret_cast<PackFn>(sym("_pack_params_v"));
   lib->forwardPacked_ = reinterpret_cast<ForwardPackedFn>(sym("_forward_packed_v"));
+  lib->stackWorkspaceSize_ = reinterpret_cast<StackSizeFn>(sym("_stack_workspace_size_v"));
+  lib->stackReserveSize_ = reinterpret_cast<StackSizeFn>(sym("_stack_reserve_size_v"));
+  lib->stackForward_ = reinterpret_cast<StackForwardFn>(sym("_stack_forward_v"));
+  lib->stackBackward_ = reinterpret_cast<StackBackwardFn>(sym("_stack_backward_v"));
   if (!lib->workspaceSize_ || !lib->reserveSize_ || !lib->forward_ || !lib->backward_ ||
       !lib->message_) {
     error = "'" + path + "' lacks the entry points of cell '" + cell + "'";
@@ -102,8 +106,20 @@ bool CellLibrary::run(const std::vector<int64_t> &shape, const Tensors &fwdIn, T
     error = std::string(what) + ": " + message_();
     return false;
   };
+  const cellrt::StackConfig st = stack_.config();
+  if (stack_.on &&
+      (!stackWorkspaceSize_ || !stackReserveSize_ || !stackForward_ || !stackBackward_)) {
+    error = "this library has no stack call (<cell>_stack_forward_v); rebuild it";
+    return false;
+  }
+  if (stack_.on && packed_) {
+    error = "--packed applies to the one-layer call, not to stacks";
+    return false;
+  }
   int64_t wsBytes = 0, rsBytes = 0;
-  if (workspaceSize_(shape.data(), &wsBytes) || reserveSize_(shape.data(), &rsBytes))
+  if (stack_.on ? stackWorkspaceSize_(shape.data(), st.layers, st.directions, &wsBytes) ||
+                      stackReserveSize_(shape.data(), st.layers, st.directions, &rsBytes)
+                : workspaceSize_(shape.data(), &wsBytes) || reserveSize_(shape.data(), &rsBytes))
     return fail("size query");
   std::vector<float> workspace(size_t(wsBytes / 4) + 1), reserve(size_t(rsBytes / 4) + 1);
   void *rs = bwdIn ? reserve.data() : nullptr;
@@ -124,6 +140,10 @@ bool CellLibrary::run(const std::vector<int64_t> &shape, const Tensors &fwdIn, T
       return fail("packing the params");
   }
   if (!timed(repeat, timing.forwardMs, [&] {
+        if (stack_.on)
+          return stackForward_(shape.data(), st.layers, st.directions, st.lengths, st.dropout,
+                               st.seed, inp.data(), outp.data(), workspace.data(), wsBytes, rs,
+                               rsBytes);
         if (packed_)
           return forwardPacked_(shape.data(), inp.data(), outp.data(), packed.data(), packedBytes,
                                 workspace.data(), wsBytes, rs, rsBytes);
@@ -137,6 +157,10 @@ bool CellLibrary::run(const std::vector<int64_t> &shape, const Tensors &fwdIn, T
   Tensors32 bin = toFloat(*bwdIn), bout = toFloat(*bwdOut);
   std::vector<float *> binp = pointers(bin), boutp = pointers(bout);
   if (!timed(repeat, timing.backwardMs, [&] {
+        if (stack_.on)
+          return stackBackward_(shape.data(), st.layers, st.directions, st.lengths, st.dropout,
+                                st.seed, binp.data(), boutp.data(), workspace.data(), wsBytes,
+                                reserve.data(), rsBytes);
         return backward_(shape.data(), binp.data(), boutp.data(), workspace.data(), wsBytes,
                          reserve.data(), rsBytes);
       }))

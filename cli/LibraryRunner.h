@@ -50,6 +50,17 @@ private:
   PackFn pack_ = nullptr;
   ForwardPackedFn forwardPacked_ = nullptr;
   bool packed_ = false;
+  // The stack call (null in libraries built before it).
+  using StackSizeFn = int (*)(const int64_t *, int64_t, int64_t, int64_t *);
+  using StackForwardFn = int (*)(const int64_t *, int64_t, int64_t, const int64_t *, double,
+                                 uint64_t, const float *const *, float *const *, void *, int64_t,
+                                 void *, int64_t);
+  using StackBackwardFn = int (*)(const int64_t *, int64_t, int64_t, const int64_t *, double,
+                                  uint64_t, const float *const *, float *const *, void *, int64_t,
+                                  const void *, int64_t);
+  StackSizeFn stackWorkspaceSize_ = nullptr, stackReserveSize_ = nullptr;
+  StackForwardFn stackForward_ = nullptr;
+  StackBackwardFn stackBackward_ = nullptr;
 };
 
 } // namespace cellc::cli

@@ -363,10 +363,47 @@ bool read(std::istream &in, int64_t size, const std::string &name, Array &out, s
   return true;
 }
 
-bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
-                 const std::vector<double> &data, std::string &error) {
-  std::string header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeString(shape) + ", }";
+bool loadIntegers(const std::string &path, std::vector<int64_t> &shape, std::vector<int64_t> &data,
+                  std::string &error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return fail(error, path, std::string("cannot open: ") + std::strerror(errno));
+  int64_t size = streamSize(in);
+  Header h;
+  size_t dataOffset = 0;
+  if (size < 0 || !readHeader(in, path, size, h, dataOffset, error))
+    return size < 0 ? fail(error, path, "cannot read its size (not a regular file?)") : false;
+  const bool i8 = h.descr == "<i8" || h.descr == "=i8", i4 = h.descr == "<i4" || h.descr == "=i4";
+  if (!i8 && !i4)
+    return fail(error, path, "dtype '" + h.descr + "' is not an integer type; use int64 or int32");
+  if (h.fortranOrder)
+    return fail(error, path, "Fortran-ordered arrays are not supported");
+  int64_t count = 0;
+  const int itemSize = i8 ? 8 : 4;
+  if (!dataSize(path, h, itemSize, size - int64_t(dataOffset), count, error))
+    return false;
+  std::vector<char> raw(size_t(count) * size_t(itemSize));
+  if (!in.read(raw.data(), std::streamsize(raw.size())))
+    return fail(error, path, "read failed: " + std::string(std::strerror(errno)));
+  data.resize(size_t(count));
+  for (int64_t i = 0; i < count; ++i) {
+    int32_t v4;
+    if (i8)
+      std::memcpy(&data[size_t(i)], raw.data() + i * 8, 8);
+    else
+      std::memcpy(&v4, raw.data() + i * 4, 4), data[size_t(i)] = v4;
+  }
+  shape = h.shape;
+  return true;
+}
+
+namespace {
+
+/// Writes a .npy file of `bytes` bytes of `descr` data, through a temporary name.
+bool saveRaw(const std::string &path, const std::vector<int64_t> &shape, const char *descr,
+             const char *data, size_t bytes, std::string &error) {
+  std::string header = std::string("{'descr': '") + descr +
+                       "', 'fortran_order': False, 'shape': " + shapeString(shape) + ", }";
   // Pad so that magic + length + header + '\n' is a multiple of 64 bytes.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -380,8 +417,7 @@ bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
     unsigned char len[2] = {uint8_t(header.size() & 0xff), uint8_t(header.size() >> 8)};
     out.write(reinterpret_cast<char *>(len), 2);
     out << header;
-    std::vector<float> f(data.begin(), data.end());
-    out.write(reinterpret_cast<const char *>(f.data()), std::streamsize(f.size() * 4));
+    out.write(data, std::streamsize(bytes));
     if (!out.flush()) {
       std::remove(tmp.c_str());
       return fail(error, path, "write failed");
@@ -392,6 +428,20 @@ bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
     return fail(error, path, std::string("cannot write: ") + std::strerror(errno));
   }
   return true;
+}
+
+} // namespace
+
+bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
+                 const std::vector<double> &data, std::string &error) {
+  std::vector<float> f(data.begin(), data.end());
+  return saveRaw(path, shape, "<f4", reinterpret_cast<const char *>(f.data()), f.size() * 4, error);
+}
+
+bool saveInt64(const std::string &path, const std::vector<int64_t> &shape,
+               const std::vector<int64_t> &data, std::string &error) {
+  return saveRaw(path, shape, "<i8", reinterpret_cast<const char *>(data.data()), data.size() * 8,
+                 error);
 }
 
 } // namespace cellc::npy

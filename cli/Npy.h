@@ -21,6 +21,10 @@ struct Array {
 /// both are checked before anything is allocated for the data.
 bool load(const std::string &path, Array &out, std::string &error);
 
+/// Loads an int64 or int32 array (sample lengths), with load's checks.
+bool loadIntegers(const std::string &path, std::vector<int64_t> &shape, std::vector<int64_t> &data,
+                  std::string &error);
+
 /// What `load` does after opening the file: reads a .npy image of `size` bytes from `in`,
 /// named `name` in messages (the .npy fuzzer feeds it bytes from memory).
 bool read(std::istream &in, int64_t size, const std::string &name, Array &out, std::string &error);
@@ -29,6 +33,8 @@ bool read(std::istream &in, int64_t size, const std::string &name, Array &out, s
 /// write leaves no partial file under `path`.
 bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
                  const std::vector<double> &data, std::string &error);
+bool saveInt64(const std::string &path, const std::vector<int64_t> &shape,
+               const std::vector<int64_t> &data, std::string &error);
 
 /// "(2, 3, 4)" as NumPy prints shapes.
 std::string shapeString(const std::vector<int64_t> &shape);

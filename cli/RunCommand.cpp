@@ -98,6 +98,8 @@ private:
 /// A row's whole shape: [T, B, n...] for sequences, [B, n...] for batches.
 std::vector<Size> fileShape(const abi::Row &r, Size T, Size B) {
   std::vector<Size> s;
+  if (r.copies > 0)
+    s.push_back(Size::constant(r.copies));
   if (r.layout == abi::Layout::Sequence)
     s.push_back(T);
   if (r.layout != abi::Layout::Declared)
@@ -189,14 +191,52 @@ std::string summary(const Buffer &b) {
   return buf;
 }
 
+/// Reads DIR/lengths.npy: int64 or int32 [B], each in 1..T. False with a message on error.
+bool loadLengths(const std::string &path, int64_t T, int64_t B, std::vector<int64_t> &lengths,
+                 std::ostream &err) {
+  std::vector<int64_t> shape;
+  std::string error;
+  if (!npy::loadIntegers(path, shape, lengths, error)) {
+    err << "cellc run: error: " << error << "\n";
+    return false;
+  }
+  if (shape != std::vector<int64_t>{B}) {
+    err << "cellc run: error: " << path << ": expected shape (B,) = (" << B << ",), got "
+        << shapeString(shape) << "\n";
+    return false;
+  }
+  for (size_t n = 0; n < lengths.size(); ++n)
+    if (lengths[n] < 1 || lengths[n] > T) {
+      err << "cellc run: error: " << path << ": lengths[" << n << "] is " << lengths[n]
+          << "; every length must be in 1..T (T = " << T << ")\n";
+      return false;
+    }
+  return true;
+}
+
 } // namespace
 
-int runCell(const abi::Signature &sig, SequenceRunner &runner, const RunOptions &opts,
+int runCell(const abi::Signature &oneLayer, SequenceRunner &runner, const RunOptions &opts,
             std::ostream &out, std::ostream &err) {
   if (!fs::is_directory(opts.inputDir)) {
     err << "cellc run: error: input directory '" << opts.inputDir << "' does not exist\n";
     return 1;
   }
+  const std::string lengthsPath = (fs::path(opts.inputDir) / "lengths.npy").string();
+  Stacking stacking{opts.layers > 1 || opts.bidirectional || fs::exists(lengthsPath),
+                    opts.layers,
+                    opts.bidirectional ? 2 : 1,
+                    {},
+                    opts.dropout,
+                    opts.seed};
+  std::string why;
+  std::optional<abi::Signature> stackSig =
+      abi::stacked(oneLayer, stacking.layers, stacking.directions, why);
+  if (!stackSig) {
+    err << "cellc run: error: cell " << oneLayer.cell << ": " << why << "\n";
+    return 1;
+  }
+  const abi::Signature &sig = *stackSig;
   // 1. Load every file of the contract.
   LoadedFiles files;
   const std::vector<const abi::Row *> reads = filesRead(sig, opts.backward);
@@ -224,6 +264,9 @@ int runCell(const abi::Signature &sig, SequenceRunner &runner, const RunOptions 
     return 1;
   }
   Size sT = Size::constant(T), sB = Size::constant(B);
+  if (fs::exists(lengthsPath) && !loadLengths(lengthsPath, T, B, stacking.lengths, err))
+    return 1;
+  runner.stack(stacking);
 
   // 3. Bind the dims and check every shape.
   ShapeBinder binder(sig.fixedDims);
@@ -285,6 +328,9 @@ int runCell(const abi::Signature &sig, SequenceRunner &runner, const RunOptions 
   out << "cell " << sig.cell << ": T=" << T << " B=" << B;
   for (auto &[d, v] : dims)
     out << " " << d << "=" << v;
+  if (stacking.on)
+    out << "  layers=" << stacking.layers << (stacking.directions == 2 ? " bidirectional" : "")
+        << (stacking.lengths.empty() ? "" : " ragged") << (opts.dropout > 0 ? " dropout" : "");
   out << "  (" << runner.what() << ", forward " << timing.forwardMs << " ms";
   if (opts.backward)
     out << ", backward " << timing.backwardMs << " ms";
@@ -295,8 +341,16 @@ int runCell(const abi::Signature &sig, SequenceRunner &runner, const RunOptions 
   return 0;
 }
 
-int generateData(const abi::Signature &sig, const GenOptions &opts, std::ostream &out,
+int generateData(const abi::Signature &oneLayer, const GenOptions &opts, std::ostream &out,
                  std::ostream &err) {
+  std::string why;
+  std::optional<abi::Signature> stackSig =
+      abi::stacked(oneLayer, opts.layers, opts.bidirectional ? 2 : 1, why);
+  if (!stackSig) {
+    err << "cellc gen: error: cell " << oneLayer.cell << ": " << why << "\n";
+    return 1;
+  }
+  const abi::Signature &sig = *stackSig;
   DimValues dims = sig.fixedDims;
   for (auto &[d, v] : opts.dims)
     dims[d] = v;
@@ -335,8 +389,19 @@ int generateData(const abi::Signature &sig, const GenOptions &opts, std::ostream
   }
   if (!writeAll(opts.outputDir, files, err))
     return 1;
-  out << "cell " << sig.cell << ": generated " << files.size() << " files in " << opts.outputDir
-      << " (T=" << opts.T << " B=" << opts.B;
+  if (opts.ragged) {
+    std::vector<int64_t> lengths;
+    for (int64_t n = 0; n < opts.B; ++n)
+      lengths.push_back(1 + int64_t(rng() % uint64_t(opts.T)));
+    std::string error;
+    if (!npy::saveInt64((fs::path(opts.outputDir) / "lengths.npy").string(), {opts.B}, lengths,
+                        error)) {
+      err << "cellc gen: error: " << error << "\n";
+      return 1;
+    }
+  }
+  out << "cell " << sig.cell << ": generated " << files.size() + opts.ragged << " files in "
+      << opts.outputDir << " (T=" << opts.T << " B=" << opts.B;
   for (auto &[d, v] : dims)
     out << " " << d << "=" << v;
   out << ", seed " << opts.seed << ")\n";

@@ -15,6 +15,11 @@ struct RunOptions {
   std::string inputDir, outputDir;
   bool backward = false;
   int repeat = 1; // library runs: calls to time (median printed)
+  // A stack call (also when DIR/lengths.npy exists): layers, both directions, dropout.
+  int64_t layers = 1;
+  bool bidirectional = false;
+  double dropout = 0;
+  uint64_t seed = 0;
 };
 
 /// Reads the files of the signature's rows (DIR/<input>.npy [T, B, n], optional
@@ -30,6 +35,9 @@ struct GenOptions {
   DimValues dims;
   uint64_t seed = 1;
   bool backward = false; // also write grad_<output>.npy and grad_<state>.final.npy
+  int64_t layers = 1;    // files of a stack (abi::stacked)
+  bool bidirectional = false;
+  bool ragged = false; // also write lengths.npy, uniform in 1..T
 };
 
 /// Writes random inputs, initial states and params for a cell (the `run` contract's inputs),

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "compiler/interp/Interpreter.h"
+#include "runtime/cellrt/Stack.h"
 
 #include <cstdint>
 #include <string>
@@ -19,9 +20,23 @@ struct Timing {
   double forwardMs = 0, backwardMs = 0; // medians over the repeats
 };
 
+/// A stack call (cellrt/Stack.h) in place of the one-layer call: tensors then follow
+/// abi::stacked's signature.
+struct Stacking {
+  bool on = false;
+  int64_t layers = 1, directions = 1;
+  std::vector<int64_t> lengths; // empty: every sample T long
+  double dropout = 0;
+  uint64_t seed = 0;
+  cellrt::StackConfig config() const {
+    return {layers, directions, lengths.empty() ? nullptr : lengths.data(), dropout, seed};
+  }
+};
+
 class SequenceRunner {
 public:
   virtual ~SequenceRunner() = default;
+  void stack(Stacking s) { stack_ = std::move(s); }
   /// Runs forward (and backward when `bwdIn` is given) `repeat` times. `fwdOut`/`bwdOut` come
   /// sized. Returns false with a message in `error`.
   virtual bool run(const std::vector<int64_t> &shape, const Tensors &fwdIn, Tensors &fwdOut,
@@ -29,6 +44,9 @@ public:
                    std::string &error) = 0;
   /// "compiled library" or "reference interpreter": what the summary line says ran.
   virtual const char *what() const = 0;
+
+protected:
+  Stacking stack_;
 };
 
 /// The reference interpreter (double precision), over the same plan a library runs.

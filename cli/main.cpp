@@ -92,6 +92,19 @@ int main(int argc, char **argv) {
   run->add_flag("--packed", packed,
                 "a compiled library packs its params once, before the timed forward calls "
                 "(<cell>_pack_params), instead of at every call");
+  auto stackOptions = [](CLI::App *cmd, int64_t &layers, bool &bidirectional) {
+    cmd->add_option("--layers", layers,
+                    "a stack of this many layers (W_ih_l0.npy, W_ih_l1.npy, "
+                    "...; states [layers*directions, B, n])")
+        ->check(CLI::Range(1, 1024));
+    cmd->add_flag("--bidirectional", bidirectional,
+                  "both directions (W_ih_l0_reverse.npy, ...; outputs [T, B, 2*n])");
+  };
+  stackOptions(run, runOpts.layers, runOpts.bidirectional);
+  run->add_option("--dropout", runOpts.dropout,
+                  "dropout on the input of layers 1.. in a training run (--backward)")
+      ->check(CLI::Range(0.0, 0.999999));
+  run->add_option("--seed", runOpts.seed, "the dropout masks' seed");
 
   CLI::App *gen = app.add_subcommand("gen", "write random .npy inputs for a cell");
   addCommon(gen, "the .cell file");
@@ -103,6 +116,8 @@ int main(int argc, char **argv) {
   gen->add_option("--dim", genDims, "a dimension's size: --dim H=64");
   gen->add_option("--seed", genOpts.seed, "random seed");
   gen->add_flag("--backward", genOpts.backward, "also write output and final-state gradients");
+  stackOptions(gen, genOpts.layers, genOpts.bidirectional);
+  gen->add_flag("--ragged", genOpts.ragged, "also write lengths.npy, lengths uniform in 1..T");
 
   auto isCommand = [&](const char *name) {
     return !app.get_subcommands([&](CLI::App *c) { return c->check_name(name); }).empty();

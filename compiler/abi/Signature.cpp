@@ -68,12 +68,116 @@ const Row *Signature::find(Call c, Role role, const std::string &tensor) const {
 std::optional<int64_t> Signature::elements(const Row &r, int64_t T, int64_t B,
                                            const DimValues &dims) const {
   int64_t n = r.layout == Layout::Sequence ? T * B : r.layout == Layout::Batch ? B : 1;
+  if (r.copies > 0 && __builtin_mul_overflow(n, r.copies, &n))
+    return std::nullopt;
   for (const Size &s : r.shape) {
     std::optional<int64_t> v = s.evaluate(dims);
     if (!v || __builtin_mul_overflow(n, *v, &n))
       return std::nullopt;
   }
   return n;
+}
+
+namespace {
+
+/// `s` with `dim` replaced by the size `by`.
+std::optional<Size> substituted(const Size &s, const std::string &dim, const Size &by) {
+  std::optional<Size> out = Size::constant(s.constantPart());
+  for (auto &[d, k] : s.terms()) {
+    std::optional<Size> term = d == dim ? by.scaled(k) : Size::symbol(d).scaled(k);
+    out = out && term ? out->plus(*term) : std::nullopt;
+  }
+  return out;
+}
+
+/// The size of the input's dim in each layer: layer l > 0 reads D times layer l-1's first
+/// output. Empty, with `error`, when the input is not sized by one dim.
+std::vector<Size> inputSizes(const Signature &s, int64_t layers, int64_t directions,
+                             std::string &dim, std::string &error) {
+  const Row *x = nullptr, *y = nullptr;
+  int inputs = 0;
+  for (const Row &r : s.forward) {
+    if (r.role == Role::Input)
+      x = x ? x : &r, ++inputs;
+    if (r.role == Role::Output && !y)
+      y = &r;
+  }
+  if (inputs != 1 || !y) {
+    error = "a stack of layers needs a cell with one input and an output";
+    return {};
+  }
+  const Size &n = x->shape.size() == 1 ? x->shape[0] : Size::constant(0);
+  if (n.constantPart() != 0 || n.terms().size() != 1 || n.terms().begin()->second != 1) {
+    error = "a stack of layers needs the input's size to be one dim (" + x->tensor +
+            "[I]), so that layer 1 can bind it to the output's";
+    return {};
+  }
+  dim = n.terms().begin()->first;
+  std::vector<Size> sizes = {n};
+  for (int64_t l = 1; l < layers; ++l) {
+    std::optional<Size> next =
+        y->shape.size() == 1 ? substituted(y->shape[0], dim, sizes.back()) : std::nullopt;
+    next = next ? next->scaled(directions) : std::nullopt;
+    if (!next) {
+      error = "a stack of layers needs a one-dimensional first output";
+      return {};
+    }
+    sizes.push_back(*next);
+  }
+  return sizes;
+}
+
+/// A row for layer l in direction d of a stack.
+Row layerRow(const Row &r, int64_t l, int64_t d, const std::string &dim, const Size &size) {
+  Row out = r;
+  out.tensor = r.tensor + "_l" + std::to_string(l) + (d ? "_reverse" : "");
+  out.names = namesOf(r.role, out.tensor);
+  for (Size &s : out.shape)
+    s = *substituted(s, dim, size);
+  return out;
+}
+
+} // namespace
+
+std::optional<Signature> stacked(const Signature &s, int64_t layers, int64_t directions,
+                                 std::string &error) {
+  if (layers * directions == 1)
+    return s;
+  std::string dim;
+  std::vector<Size> sizes = {Size()};
+  if (layers > 1 && (sizes = inputSizes(s, layers, directions, dim, error)).empty())
+    return std::nullopt;
+  Signature out = s;
+  for (auto *rows : {&out.forward, &out.backward}) {
+    std::vector<Row> expanded;
+    int next[2] = {0, 0}; // read, written
+    for (const Row &r : *rows) {
+      int &position = next[r.written];
+      if (r.role != Role::Param && r.role != Role::ParamGrad) {
+        Row copy = r;
+        copy.position = position++;
+        if (r.layout == Layout::Batch)
+          copy.copies = layers * directions;
+        if (r.role == Role::Output || r.role == Role::OutputGrad) {
+          if (r.shape.size() != 1) {
+            error = "both directions need one-dimensional outputs; " + r.tensor + " has " +
+                    std::to_string(r.shape.size()) + " dims";
+            return std::nullopt;
+          }
+          copy.shape[0] = *r.shape[0].scaled(directions);
+        }
+        expanded.push_back(copy);
+        continue;
+      }
+      for (int64_t l = 0; l < layers; ++l)
+        for (int64_t d = 0; d < directions; ++d) {
+          expanded.push_back(layerRow(r, l, d, dim, sizes[size_t(l)]));
+          expanded.back().position = position++;
+        }
+    }
+    *rows = expanded;
+  }
+  return out;
 }
 
 namespace {

@@ -68,6 +68,7 @@ struct Row {
   std::vector<Size> shape; // per sample for Sequence/Batch, else the declared shape
   bool optional;           // may be NULL (initial states, final-state gradients)
   double fill;             // InitState: the value of an omitted initial state
+  int64_t copies = 0;      // a stack call's state: [copies][B][n], one per layer and direction
 };
 
 enum class Call { Forward, Backward };
@@ -88,6 +89,15 @@ struct Signature {
 };
 
 Signature signatureOf(const ir::Cell &cell);
+
+/// The signature of a stack call (cellrt/Stack.h) of `layers` layers and `directions`
+/// directions: each param row repeated per layer and direction, layer-major (W_ih_l0,
+/// W_ih_l0_reverse, W_ih_l1, ...), with the dim that sizes the input rebound per layer to
+/// `directions` times the first output's size; states [layers·directions][B][n]; outputs
+/// [T][B][directions·n]. One layer in one direction keeps the one-layer names and shapes.
+/// Nullopt, with `error`, for a cell that cannot be stacked so.
+std::optional<Signature> stacked(const Signature &s, int64_t layers, int64_t directions,
+                                 std::string &error);
 
 /// The text form a library exports; parse(serialize(s)) == s.
 std::string serialize(const Signature &s);

@@ -40,14 +40,17 @@ std::string floatLiteral(double v) {
   return s == "inf" ? "INFINITY" : s == "-inf" ? "-INFINITY" : s + "f";
 }
 
-/// A size as a cellrt::SizeExpr initializer: {constant, terms, {{index, coeff}, ...}}.
-std::string sizeInit(const Size &s, const std::vector<std::string> &dims) {
-  cellrt::SizeExpr e = plan::sizeExpr(s, dims);
+/// A cellrt::SizeExpr initializer: {constant, terms, {{index, coeff}, ...}}.
+std::string sizeInit(const cellrt::SizeExpr &e) {
   std::string out = "{" + std::to_string(e.constant) + ", " + std::to_string(e.terms) + ", {";
   for (int i = 0; i < e.terms; ++i)
     out += std::string(i ? ", " : "") + "{" + std::to_string(e.term[i].index) + ", " +
            std::to_string(e.term[i].coeff) + "}";
   return out + "}}";
+}
+
+std::string sizeInit(const Size &s, const std::vector<std::string> &dims) {
+  return sizeInit(plan::sizeExpr(s, dims));
 }
 
 template <typename E> std::string enumName(E e, std::initializer_list<const char *> names) {
@@ -69,6 +72,9 @@ std::string slotName(cellrt::Slot s) {
 std::string kindName(cellrt::KernelKind k) {
   return "cellrt::KernelKind::" + enumName(k, {"TimeParallel", "Step", "Reduction"});
 }
+std::string portKindName(cellrt::PortKind k) {
+  return "cellrt::PortKind::" + enumName(k, {"Input", "State", "Param", "Output"});
+}
 std::string stepKindName(cellrt::StepKind k) {
   return "cellrt::StepKind::" +
          enumName(k, {"Pack", "InitState", "RunKernel", "Loop", "FinalState"});
@@ -85,6 +91,7 @@ private:
   void buffers();
   void kernels();
   void program(const char *name, const plan::Program &prog);
+  void ports();
   void planTable();
   void entryPoints(const std::string &defines);
 
@@ -150,6 +157,16 @@ void GlueWriter::program(const char *name, const plan::Program &prog) {
   o_ << "};\n\n";
 }
 
+void GlueWriter::ports() {
+  o_ << "// tensor, kind, backward, written, index, elements per sample\n"
+     << "const cellrt::PortDecl kPorts[] = {\n";
+  for (const plan::Port &port : p_.ports)
+    o_ << "    {" << cString(port.tensor) << ", " << portKindName(port.kind) << ", "
+       << (port.backward ? "true" : "false") << ", " << (port.written ? "true" : "false") << ", "
+       << port.index << ", " << sizeInit(plan::portLen(port, p_.dims)) << "},\n";
+  o_ << "};\n\n";
+}
+
 void GlueWriter::planTable() {
   auto prog = [&](const char *table, const plan::Program &pr) {
     return "{" + cString(pr.name) + ", " + table + ", " + std::to_string(pr.steps.size()) + "}";
@@ -159,8 +176,8 @@ void GlueWriter::planTable() {
      << ",\n    kBuffers, " << p_.buffers.size() << ", kArgs, kKernels, " << p_.kernels.size()
      << ",\n    " << prog("kInference", p_.inference) << ",\n    " << prog("kTraining", p_.training)
      << ",\n    " << prog("kBackward", p_.backward) << ",\n    " << p_.forwardIn << ", "
-     << p_.forwardOut << ", " << p_.backwardIn << ", " << p_.backwardOut
-     << "};\n\n} // namespace\n\n";
+     << p_.forwardOut << ", " << p_.backwardIn << ", " << p_.backwardOut << ",\n    kPorts, "
+     << p_.ports.size() << "};\n\n} // namespace\n\n";
 }
 
 void GlueWriter::entryPoints(const std::string &defines) {
@@ -193,6 +210,27 @@ void GlueWriter::entryPoints(const std::string &defines) {
      << "    void *reserve, int64_t reserveBytes) {\n"
      << "  return cellrt::library::forwardPacked(kPlan, shape, in, out, packed, packedBytes,\n"
      << "      workspace, workspaceBytes, reserve, reserveBytes);\n}\n\n"
+     << "int " << n << "_stack_workspace_size_v(const int64_t *shape, int64_t layers,\n"
+     << "    int64_t directions, int64_t *bytes) {\n"
+     << "  return cellrt::library::stackSize(kPlan, shape, layers, directions, bytes, "
+        "false);\n}\n\n"
+     << "int " << n << "_stack_reserve_size_v(const int64_t *shape, int64_t layers,\n"
+     << "    int64_t directions, int64_t *bytes) {\n"
+     << "  return cellrt::library::stackSize(kPlan, shape, layers, directions, bytes, true);\n}\n\n"
+     << "int " << n
+     << "_stack_forward_v(const int64_t *shape, int64_t layers, int64_t directions,\n"
+     << "    const int64_t *lengths, double dropout, uint64_t seed, const float *const *in,\n"
+     << "    float *const *out, void *workspace, int64_t workspaceBytes, void *reserve,\n"
+     << "    int64_t reserveBytes) {\n"
+     << "  return cellrt::library::stackForward(kPlan, shape, {layers, directions, lengths, "
+        "dropout, seed},\n      in, out, workspace, workspaceBytes, reserve, reserveBytes);\n}\n\n"
+     << "int " << n
+     << "_stack_backward_v(const int64_t *shape, int64_t layers, int64_t directions,\n"
+     << "    const int64_t *lengths, double dropout, uint64_t seed, const float *const *in,\n"
+     << "    float *const *out, void *workspace, int64_t workspaceBytes, const void *reserve,\n"
+     << "    int64_t reserveBytes) {\n"
+     << "  return cellrt::library::stackBackward(kPlan, shape, {layers, directions, lengths, "
+        "dropout, seed},\n      in, out, workspace, workspaceBytes, reserve, reserveBytes);\n}\n\n"
      << "const char *" << n << "_error_message(void) { return cellrt::lastError().c_str(); }\n\n"
      << "// The signature, machine-readable (compiler/abi/Signature.h): what a program needs to\n"
      << "// bind this library without the .cell source.\n"
@@ -214,6 +252,7 @@ std::string GlueWriter::write(const std::string &defines, const std::string &ker
   program("kInference", p_.inference);
   program("kTraining", p_.training);
   program("kBackward", p_.backward);
+  ports();
   planTable();
   entryPoints(defines);
   return o_.str();
@@ -357,7 +396,31 @@ std::string generateHeader(const abi::Signature &sig) {
     << "    const void *packed, int64_t packed_bytes, void *workspace, int64_t workspace_bytes,\n"
     << "    void *reserve, int64_t reserve_bytes);\n"
     << "const char *" << n << "_error_message(void);\n"
-    << "const char *" << n << "_signature(void);\n\n";
+    << "const char *" << n << "_signature(void);\n\n"
+    << "/* Stacks of layers, both directions (directions = 2) and ragged batches, as\n"
+    << " * torch.nn.LSTM(num_layers, bidirectional) over a PackedSequence. The pointer arrays are\n"
+    << " * those of " << n << "_forward_v and " << n << "_backward_v with every param (and param\n"
+    << " * gradient) repeated for each layer and direction, layer-major: W_l0, W_l0_reverse,\n"
+    << " * W_l1, ...; states are [layers * directions][B][n]; outputs (and their gradients) are\n"
+    << " * the last layer's, [T][B][directions * n], zero past a sample's length; inputs are "
+       "layer\n"
+    << " * 0's. Layer k + 1 reads layer k's first output, so the dim that sizes the input is\n"
+    << " * rebound per layer. lengths ([B], each 1..T, any order) may be NULL: every sample is T\n"
+    << " * long. dropout (in [0, 1)) scales the input of layers 1.. in a training forward; the\n"
+    << " * backward needs the same dropout and seed. Sizes hold for any lengths. */\n"
+    << "int " << n << "_stack_workspace_size_v(const int64_t *shape, int64_t layers,\n"
+    << "    int64_t directions, int64_t *bytes);\n"
+    << "int " << n << "_stack_reserve_size_v(const int64_t *shape, int64_t layers,\n"
+    << "    int64_t directions, int64_t *bytes);\n"
+    << "int " << n << "_stack_forward_v(const int64_t *shape, int64_t layers, int64_t directions,\n"
+    << "    const int64_t *lengths, double dropout, uint64_t seed, const float *const *in,\n"
+    << "    float *const *out, void *workspace, int64_t workspace_bytes, void *reserve,\n"
+    << "    int64_t reserve_bytes);\n"
+    << "int " << n
+    << "_stack_backward_v(const int64_t *shape, int64_t layers, int64_t directions,\n"
+    << "    const int64_t *lengths, double dropout, uint64_t seed, const float *const *in,\n"
+    << "    float *const *out, void *workspace, int64_t workspace_bytes, const void *reserve,\n"
+    << "    int64_t reserve_bytes);\n\n";
 
   auto shapeArray = [&](std::ostream &os) {
     os << "  const int64_t dims[] = {s ? s->T : 0, s ? s->B : 0";

@@ -5,6 +5,7 @@
 #include "compiler/ir/ScalarOps.h"
 #include "compiler/transforms/Autodiff.h"
 #include "runtime/cellrt/Executor.h"
+#include "runtime/cellrt/Stack.h"
 
 #include <stdexcept>
 
@@ -237,6 +238,29 @@ int SequenceInterpreter::backward(const int64_t *shape, const double *const *in,
                                   int64_t reserveBytes) {
   return Exec(tables_->tables(), *kernels_)
       .backward(shape, in, out, workspace, workspaceBytes, reserve, reserveBytes);
+}
+
+using Stack = cellrt::Stack<double, SequenceInterpreter::Kernels>;
+
+int SequenceInterpreter::stackSize(const int64_t *shape, const cellrt::StackConfig &c,
+                                   int64_t *bytes, bool reserve) {
+  Stack stack(tables_->tables(), *kernels_);
+  return reserve ? stack.reserveBytes(shape, c, bytes) : stack.workspaceBytes(shape, c, bytes);
+}
+
+int SequenceInterpreter::stackForward(const int64_t *shape, const cellrt::StackConfig &c,
+                                      const double *const *in, double *const *out, void *workspace,
+                                      int64_t workspaceBytes, void *reserve, int64_t reserveBytes) {
+  return Stack(tables_->tables(), *kernels_)
+      .forward(shape, c, in, out, workspace, workspaceBytes, reserve, reserveBytes);
+}
+
+int SequenceInterpreter::stackBackward(const int64_t *shape, const cellrt::StackConfig &c,
+                                       const double *const *in, double *const *out, void *workspace,
+                                       int64_t workspaceBytes, const void *reserve,
+                                       int64_t reserveBytes) {
+  return Stack(tables_->tables(), *kernels_)
+      .backward(shape, c, in, out, workspace, workspaceBytes, reserve, reserveBytes);
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include "compiler/ir/IR.h"
 #include "compiler/plan/Planner.h"
 #include "compiler/plan/RuntimePlan.h"
+#include "runtime/cellrt/Stack.h"
 
 #include <memory>
 
@@ -62,6 +63,14 @@ public:
               int64_t workspaceBytes, void *reserve, int64_t reserveBytes);
   int backward(const int64_t *shape, const double *const *in, double *const *out, void *workspace,
                int64_t workspaceBytes, const void *reserve, int64_t reserveBytes);
+  /// The stack call (cellrt/Stack.h) over the same plan.
+  int stackSize(const int64_t *shape, const cellrt::StackConfig &c, int64_t *bytes, bool reserve);
+  int stackForward(const int64_t *shape, const cellrt::StackConfig &c, const double *const *in,
+                   double *const *out, void *workspace, int64_t workspaceBytes, void *reserve,
+                   int64_t reserveBytes);
+  int stackBackward(const int64_t *shape, const cellrt::StackConfig &c, const double *const *in,
+                    double *const *out, void *workspace, int64_t workspaceBytes,
+                    const void *reserve, int64_t reserveBytes);
   const plan::Plan &plan() const { return plan_; }
   const cellrt::SequencePlan &tables() const { return tables_->tables(); }
 

@@ -32,6 +32,7 @@ public:
     plan_.forwardOut = int(sig_.select(abi::Call::Forward, true).size());
     plan_.backwardIn = int(sig_.select(abi::Call::Backward, false).size());
     plan_.backwardOut = int(sig_.select(abi::Call::Backward, true).size());
+    ports();
     scratchBuffers();
     for (Kernel &k : plan_.kernels) {
       for (Arg &a : k.inputs)
@@ -50,6 +51,49 @@ private:
 
   static Key key(bool backward, abi::Role role, const std::string &tensor) {
     return {backward, std::to_string(int(role)) + " " + tensor};
+  }
+
+  /// Elements per sample: the product of a row's shape while it stays affine.
+  static std::optional<Size> perSample(const abi::Row &r) {
+    Size len = Size::constant(1);
+    for (const Size &s : r.shape) {
+      std::optional<Size> next = s.isConstant()     ? len.scaled(s.constantPart())
+                                 : len.isConstant() ? s.scaled(len.constantPart())
+                                                    : std::nullopt;
+      if (!next)
+        return std::nullopt;
+      len = *next;
+    }
+    return len;
+  }
+
+  static cellrt::PortKind portKind(abi::Role role) {
+    switch (role) {
+    case abi::Role::Input:
+    case abi::Role::InputGrad:
+      return cellrt::PortKind::Input;
+    case abi::Role::InitState:
+    case abi::Role::FinalState:
+    case abi::Role::FinalStateGrad:
+    case abi::Role::InitStateGrad:
+      return cellrt::PortKind::State;
+    case abi::Role::Param:
+    case abi::Role::ParamGrad:
+      return cellrt::PortKind::Param;
+    case abi::Role::Output:
+    case abi::Role::OutputGrad:
+      return cellrt::PortKind::Output;
+    }
+    throw std::logic_error("a role without a port kind");
+  }
+
+  void ports() {
+    for (abi::Call call : {abi::Call::Forward, abi::Call::Backward})
+      for (const abi::Row &r : sig_.rows(call)) {
+        cellrt::PortKind kind = portKind(r.role);
+        plan_.ports.push_back({r.tensor, kind, call == abi::Call::Backward, r.written, r.position,
+                               kind == cellrt::PortKind::Param ? std::nullopt : perSample(r)});
+      }
   }
 
   void callerBuffers(abi::Call call, Storage storage, bool written) {

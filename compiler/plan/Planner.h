@@ -21,6 +21,7 @@
 #include "compiler/ir/IR.h"
 #include "runtime/cellrt/SequencePlan.h"
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -85,6 +86,16 @@ struct Buffer {
   bool optional = false, pingPong = false;
 };
 
+/// A position of a call's pointer arrays (cellrt::PortDecl): what the stack call composes.
+struct Port {
+  std::string tensor;
+  cellrt::PortKind kind;
+  bool backward, written;
+  int index;
+  std::optional<Size> len; // elements per sample of a sequence or state; none for params and
+                           // for shapes whose product is not affine
+};
+
 struct Program {
   std::string name; // "forward" or "backward": what messages call it
   std::vector<cellrt::Step> steps;
@@ -107,6 +118,7 @@ struct Plan {
   Program inference, training, backward;
   int64_t packPadding = 1; // a backend's: packed matrices' rows are padded to a multiple
   int forwardIn = 0, forwardOut = 0, backwardIn = 0, backwardOut = 0;
+  std::vector<Port> ports;
 
   int addBuffer(Buffer b) {
     buffers.push_back(std::move(b));

@@ -18,6 +18,14 @@ cellrt::SizeExpr sizeExpr(const Size &s, const std::vector<std::string> &dims) {
   return e;
 }
 
+cellrt::SizeExpr portLen(const Port &port, const std::vector<std::string> &dims) {
+  cellrt::SizeExpr none;
+  none.constant = -1;
+  if (!port.len || port.len->terms().size() > size_t(cellrt::kMaxSizeTerms))
+    return none;
+  return sizeExpr(*port.len, dims);
+}
+
 RuntimePlan::RuntimePlan(const Plan &p, std::vector<cellrt::KernelEntry> entries) {
   auto keep = [&](const std::string &s) { return strings_.emplace_back(s).c_str(); };
   for (const Buffer &b : p.buffers)
@@ -47,6 +55,11 @@ RuntimePlan::RuntimePlan(const Plan &p, std::vector<cellrt::KernelEntry> entries
   plan_.forwardOut = p.forwardOut;
   plan_.backwardIn = p.backwardIn;
   plan_.backwardOut = p.backwardOut;
+  for (const Port &port : p.ports)
+    ports_.push_back({keep(port.tensor), port.kind, port.backward, port.written, port.index,
+                      portLen(port, p.dims)});
+  plan_.ports = ports_.data();
+  plan_.portCount = int(ports_.size());
 }
 
 cellrt::Program RuntimePlan::program(const Program &p, std::vector<cellrt::Step> &steps) {

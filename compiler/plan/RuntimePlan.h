@@ -29,11 +29,15 @@ private:
   std::vector<cellrt::ArgDecl> args_;
   std::vector<cellrt::KernelDecl> kernels_;
   std::vector<cellrt::Step> inference_, training_, backward_;
+  std::vector<cellrt::PortDecl> ports_;
   cellrt::SequencePlan plan_{};
 };
 
 /// A size as cellrt's affine expression over the shape {T, B, dims...}. Throws
 /// std::length_error when it combines more than cellrt::kMaxSizeTerms dims.
 cellrt::SizeExpr sizeExpr(const Size &s, const std::vector<std::string> &dims);
+
+/// A port's elements per sample; constant -1 where it has none or is not affine.
+cellrt::SizeExpr portLen(const Port &port, const std::vector<std::string> &dims);
 
 } // namespace cellc::plan

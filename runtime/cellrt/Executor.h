@@ -178,6 +178,7 @@ public:
       if (int rc = checkPacked(prog, packed, packedBytes))
         return rc;
     pk_ = packed ? packedData(const_cast<void *>(packed)) : nullptr;
+    stepOffsets();
     return run(prog, in, out, static_cast<E *>(workspace), static_cast<E *>(reserve));
   }
 
@@ -191,11 +192,19 @@ public:
     if (int rc = checkCall(prog, in, out, workspaceBytes, true, reserveBytes))
       return rc;
     pk_ = nullptr;
+    stepOffsets();
     return run(prog, in, out, static_cast<E *>(workspace),
                static_cast<E *>(const_cast<void *>(reserve)));
   }
 
   const Layout &layout() const { return L_; }
+
+  /// A ragged call (cellrt/Stack.h): step t runs on the first `sizes[t]` samples only (a
+  /// non-increasing list with sizes[0] = B, PyTorch's PackedSequence.batch_sizes), and every
+  /// sequence, the caller's and the scratch ones, is packed step after step: step t's samples
+  /// start at sample sizes[0] + ... + sizes[t-1]. Time-parallel kernels and reductions see the
+  /// valid samples only. Null (the default): every step runs on all B samples.
+  void setBatchSizes(const int64_t *sizes) { batchSizes_ = sizes; }
 
 private:
   int sizeQuery(const int64_t *shape, int64_t *bytes, const char *what, bool reserve) {
@@ -309,11 +318,38 @@ private:
     return mem + L_.offset[b] + (d.pingPong ? copy * L_.elems[b] : 0);
   }
 
+  /// Where each step's samples start in a sequence: t·B, or packed for a ragged call.
+  void stepOffsets() {
+    offset_.resize(size_t(L_.T) + 1);
+    for (int64_t t = 0; t <= L_.T; ++t)
+      offset_[size_t(t)] = !batchSizes_ ? t * L_.B
+                           : t == 0     ? 0
+                                        : offset_[size_t(t) - 1] + rows(t - 1);
+  }
+
+  /// The samples step t runs on.
+  int64_t rows(int64_t t) const { return t >= L_.T ? 0 : batchSizes_ ? batchSizes_[t] : L_.B; }
+
+  /// In a ragged forward loop, the samples whose last step is t (just run, not yet swapped) keep
+  /// their state in both copies of every ping-pong buffer, so that the copy the loop ends on
+  /// holds every final state.
+  void keepEnded(int64_t t) {
+    const int64_t from = rows(t + 1), to = rows(t);
+    if (!batchSizes_ || from == to || t + 1 == L_.T)
+      return;
+    for (int b = 0; b < p_.bufferCount; ++b)
+      if (p_.buffers[b].pingPong) {
+        const int64_t len = L_.len[b];
+        std::memcpy(base(b, Slot::Current) + from * len, base(b, Slot::Next) + from * len,
+                    size_t((to - from) * len) * sizeof(E));
+      }
+  }
+
   /// Runs kernel `k`; `t` is the time step of a per-step kernel.
   int invoke(int k, int64_t t) {
     const KernelDecl &kd = p_.kernels[k];
     const bool perStep = kd.kind == KernelKind::Step;
-    const int64_t samples = perStep ? L_.B : L_.TB;
+    const int64_t samples = perStep ? rows(t) : offset_[size_t(L_.T)];
     views_.clear();
     for (int a = 0; a < kd.args; ++a) {
       const ArgDecl &ad = p_.args[kd.firstArg + a];
@@ -321,7 +357,7 @@ private:
       View<E> v{base(ad.buffer, ad.slot), ad.view, ad.rank, L_.len[ad.buffer],
                 L_.cols[ad.buffer],       samples};
       if (perStep && d.extent == Extent::Sequence)
-        v.base += t * L_.B * v.len;
+        v.base += offset_[size_t(t)] * v.len;
       views_.push_back(v);
     }
     return invoker_.run(p_, k, L_.shape.data(), samples, views_.data());
@@ -339,10 +375,13 @@ private:
       case StepKind::InitState: {
         E *dst = base(st.dst, Slot::Current);
         const E *src = st.src >= 0 ? base(st.src, Slot::All) : nullptr;
-        if (src)
-          std::memcpy(dst, src, size_t(L_.elems[st.dst]) * sizeof(E));
-        else
-          std::fill(dst, dst + L_.elems[st.dst], E(st.fill));
+        // A ragged call starts a sample's backward state at its last step, on either copy.
+        const bool both = batchSizes_ && p_.buffers[st.dst].pingPong;
+        for (E *d : {dst, both ? base(st.dst, Slot::Next) : nullptr})
+          if (d && src)
+            std::memcpy(d, src, size_t(L_.elems[st.dst]) * sizeof(E));
+          else if (d)
+            std::fill(d, d + L_.elems[st.dst], E(st.fill));
         break;
       }
       case StepKind::RunKernel:
@@ -352,8 +391,12 @@ private:
       case StepKind::Loop:
         for (int64_t i = 0; i < L_.T; ++i, cur_ = 1 - cur_) {
           int64_t t = st.direction == Direction::Forward ? i : L_.T - 1 - i;
+          if (rows(t) == 0) // a ragged batch shorter than T: every sample has ended
+            continue;
           if (int rc = invoke(st.kernel, t))
             return rc;
+          if (st.direction == Direction::Forward)
+            keepEnded(t);
         }
         break;
       case StepKind::FinalState:
@@ -374,6 +417,8 @@ private:
   E *ws_ = nullptr, *rs_ = nullptr;
   E *pk_ = nullptr; // packed params, or null: every Pack step packs into the workspace
   int cur_ = 0;
+  const int64_t *batchSizes_ = nullptr; // a ragged call's samples per step, or null
+  std::vector<int64_t> offset_;         // [T + 1]: where step t's samples start in a sequence
 };
 
 } // namespace cellrt

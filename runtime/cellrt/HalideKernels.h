@@ -6,6 +6,7 @@
 
 #include "cellrt/Errors.h"
 #include "cellrt/Executor.h"
+#include "cellrt/Stack.h"
 
 #include <HalideRuntime.h>
 #include <tbb/parallel_for.h>
@@ -328,6 +329,37 @@ inline int backward(const SequencePlan &p, const int64_t *shape, const float *co
     HalideInvoker k;
     return Executor<float, HalideInvoker>(p, k).backward(shape, in, out, workspace, workspaceBytes,
                                                          reserve, reserveBytes);
+  });
+}
+
+/// The stack calls (cellrt/Stack.h).
+inline int stackSize(const SequencePlan &p, const int64_t *shape, int64_t layers,
+                     int64_t directions, int64_t *bytes, bool reserve) {
+  return guarded([&] {
+    HalideInvoker k;
+    Stack<float, HalideInvoker> stack(p, k);
+    StackConfig c{layers, directions, nullptr, 0, 0};
+    return reserve ? stack.reserveBytes(shape, c, bytes) : stack.workspaceBytes(shape, c, bytes);
+  });
+}
+
+inline int stackForward(const SequencePlan &p, const int64_t *shape, const StackConfig &c,
+                        const float *const *in, float *const *out, void *workspace,
+                        int64_t workspaceBytes, void *reserve, int64_t reserveBytes) {
+  return guarded([&] {
+    HalideInvoker k;
+    return Stack<float, HalideInvoker>(p, k).forward(shape, c, in, out, workspace, workspaceBytes,
+                                                     reserve, reserveBytes);
+  });
+}
+
+inline int stackBackward(const SequencePlan &p, const int64_t *shape, const StackConfig &c,
+                         const float *const *in, float *const *out, void *workspace,
+                         int64_t workspaceBytes, const void *reserve, int64_t reserveBytes) {
+  return guarded([&] {
+    HalideInvoker k;
+    return Stack<float, HalideInvoker>(p, k).backward(shape, c, in, out, workspace, workspaceBytes,
+                                                      reserve, reserveBytes);
   });
 }
 

@@ -119,6 +119,19 @@ struct Program {
   int count;
 };
 
+/// What a position of a call's pointer arrays carries, for callers that compose calls of one
+/// plan: stacks of layers, both directions, ragged batches (cellrt/Stack.h).
+enum class PortKind : uint8_t { Input, State, Param, Output };
+
+struct PortDecl {
+  const char *tensor; // the cell's name: "x", "h", "W_ih"
+  PortKind kind;      // a gradient's port has its tensor's kind
+  bool backward;      // a position of the backward call (else of the forward's)
+  bool written;       // in out[] (else in[])
+  int index;          // the position
+  SizeExpr len;       // Input, State, Output: elements per sample (constant -1: not affine)
+};
+
 struct SequencePlan {
   const char *cell;
   int shapeRank; // 2 + the number of free dims
@@ -130,6 +143,8 @@ struct SequencePlan {
   int kernelCount;
   Program inference, training, backward;
   int forwardIn, forwardOut, backwardIn, backwardOut; // pointer array lengths
+  const PortDecl *ports;                              // one per position of the four pointer arrays
+  int portCount;
 };
 
 } // namespace cellrt
