@@ -438,6 +438,12 @@ bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
   return saveRaw(path, shape, "<f4", reinterpret_cast<const char *>(f.data()), f.size() * 4, error);
 }
 
+bool saveFloat64(const std::string &path, const std::vector<int64_t> &shape,
+                 const std::vector<double> &data, std::string &error) {
+  return saveRaw(path, shape, "<f8", reinterpret_cast<const char *>(data.data()),
+                 data.size() * 8, error);
+}
+
 bool saveInt64(const std::string &path, const std::vector<int64_t> &shape,
                const std::vector<int64_t> &data, std::string &error) {
   return saveRaw(path, shape, "<i8", reinterpret_cast<const char *>(data.data()), data.size() * 8,

@@ -33,6 +33,8 @@ bool read(std::istream &in, int64_t size, const std::string &name, Array &out, s
 /// write leaves no partial file under `path`.
 bool saveFloat32(const std::string &path, const std::vector<int64_t> &shape,
                  const std::vector<double> &data, std::string &error);
+bool saveFloat64(const std::string &path, const std::vector<int64_t> &shape,
+                 const std::vector<double> &data, std::string &error);
 bool saveInt64(const std::string &path, const std::vector<int64_t> &shape,
                const std::vector<int64_t> &data, std::string &error);
 

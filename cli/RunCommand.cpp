@@ -154,7 +154,7 @@ bool loadFile(const std::string &dir, const std::string &name, bool optional, Lo
 /// failed run leaves no partial outputs.
 bool writeAll(const std::string &dir,
               const std::map<std::string, std::pair<std::vector<int64_t>, Buffer>> &files,
-              std::ostream &err) {
+              std::ostream &err, bool float64 = false) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -164,7 +164,8 @@ bool writeAll(const std::string &dir,
   std::vector<std::pair<std::string, std::string>> written;
   for (auto &[name, shapeAndData] : files) {
     std::string path = (fs::path(dir) / name).string(), tmp = path + ".partial", error;
-    if (!npy::saveFloat32(tmp, shapeAndData.first, shapeAndData.second, error)) {
+    auto save = float64 ? npy::saveFloat64 : npy::saveFloat32;
+    if (!save(tmp, shapeAndData.first, shapeAndData.second, error)) {
       err << "cellc run: error: " << error << "\n";
       for (auto &[t, p] : written)
         std::remove(t.c_str());
@@ -323,7 +324,7 @@ int runCell(const abi::Signature &oneLayer, SequenceRunner &runner, const RunOpt
     collect(abi::Call::Backward, bwdOut);
 
   // 5. Write, then say what was done.
-  if (!writeAll(opts.outputDir, outputs, err))
+  if (!writeAll(opts.outputDir, outputs, err, opts.float64))
     return 1;
   out << "cell " << sig.cell << ": T=" << T << " B=" << B;
   for (auto &[d, v] : dims)

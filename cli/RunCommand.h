@@ -14,7 +14,8 @@ namespace cellc::cli {
 struct RunOptions {
   std::string inputDir, outputDir;
   bool backward = false;
-  int repeat = 1; // library runs: calls to time (median printed)
+  int repeat = 1;       // library runs: calls to time (median printed)
+  bool float64 = false; // write float64 files (the interpreter computes in float64)
   // A stack call (also when DIR/lengths.npy exists): layers, both directions, dropout.
   int64_t layers = 1;
   bool bidirectional = false;

@@ -92,6 +92,8 @@ int main(int argc, char **argv) {
   run->add_flag("--packed", packed,
                 "a compiled library packs its params once, before the timed forward calls "
                 "(<cell>_pack_params), instead of at every call");
+  run->add_flag("--float64", runOpts.float64,
+                "write float64 .npy files (the reference interpreter's full precision)");
   auto stackOptions = [](CLI::App *cmd, int64_t &layers, bool &bidirectional) {
     cmd->add_option("--layers", layers,
                     "a stack of this many layers (W_ih_l0.npy, W_ih_l1.npy, "
