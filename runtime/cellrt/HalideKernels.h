@@ -10,6 +10,7 @@
 
 #include <HalideRuntime.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_invoke.h>
 
 #include <algorithm>
 #include <atomic>
@@ -343,13 +344,22 @@ inline int stackSize(const SequencePlan &p, const int64_t *shape, int64_t layers
   });
 }
 
+/// The two directions of a stack's layer as two tasks of the runtime's thread pool.
+inline void bothDirections(const std::function<void()> &a, const std::function<void()> &b) {
+#ifdef CELLRT_SERIAL
+  a(), b();
+#else
+  tbb::parallel_invoke(a, b);
+#endif
+}
+
 inline int stackForward(const SequencePlan &p, const int64_t *shape, const StackConfig &c,
                         const float *const *in, float *const *out, void *workspace,
                         int64_t workspaceBytes, void *reserve, int64_t reserveBytes) {
   return guarded([&] {
-    HalideInvoker k;
-    return Stack<float, HalideInvoker>(p, k).forward(shape, c, in, out, workspace, workspaceBytes,
-                                                     reserve, reserveBytes);
+    HalideInvoker k[2];
+    return Stack<float, HalideInvoker>(p, k[0], k[1], bothDirections)
+        .forward(shape, c, in, out, workspace, workspaceBytes, reserve, reserveBytes);
   });
 }
 
@@ -357,9 +367,9 @@ inline int stackBackward(const SequencePlan &p, const int64_t *shape, const Stac
                          const float *const *in, float *const *out, void *workspace,
                          int64_t workspaceBytes, const void *reserve, int64_t reserveBytes) {
   return guarded([&] {
-    HalideInvoker k;
-    return Stack<float, HalideInvoker>(p, k).backward(shape, c, in, out, workspace, workspaceBytes,
-                                                      reserve, reserveBytes);
+    HalideInvoker k[2];
+    return Stack<float, HalideInvoker>(p, k[0], k[1], bothDirections)
+        .backward(shape, c, in, out, workspace, workspaceBytes, reserve, reserveBytes);
   });
 }
 

@@ -21,6 +21,7 @@
 #include "cellrt/Executor.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 
 namespace cellrt {
@@ -50,7 +51,12 @@ inline bool dropoutKeeps(uint64_t seed, int64_t layer, int64_t t, int64_t sample
 
 template <typename E, typename Invoker> class Stack {
 public:
-  Stack(const SequencePlan &plan, Invoker &invoker) : p_(plan), invoker_(invoker) {}
+  /// Runs both directions of a layer at once through `both` (two tasks; e.g. TBB's
+  /// parallel_invoke) with an invoker each; without `both`, one after the other on `forward`.
+  using Both = void (*)(const std::function<void()> &, const std::function<void()> &);
+  Stack(const SequencePlan &plan, Invoker &forward, Invoker &reverse, Both both)
+      : p_(plan), invoker_{&forward, &reverse}, both_(both) {}
+  Stack(const SequencePlan &plan, Invoker &invoker) : Stack(plan, invoker, invoker, nullptr) {}
 
   /// Scratch sizes for a padded batch; a ragged call needs no more.
   int workspaceBytes(const int64_t *shape, const StackConfig &c, int64_t *bytes) {
@@ -213,7 +219,7 @@ private:
     singleWs_ = 0;
     singleRs_.clear();
     for (int64_t l = 0; l < L_; ++l) {
-      Exec ex(p_, invoker_);
+      Exec ex(p_, *invoker_[0]);
       int64_t w = 0, r = 0;
       if (int rc = ex.workspaceBytes(shapes_[size_t(l)].data(), &w))
         return rc;
@@ -223,11 +229,13 @@ private:
       for (int64_t d = 0; d < D_; ++d)
         singleRs_.push_back({rs.take(r / kE), r / kE});
     }
-    wsSingle_ = ws.take(singleWs_);
+    // Each direction's scratch: the one-layer call's workspace, its sequences and states.
+    Arena dir;
+    wsSingle_ = dir.take(singleWs_);
     auto perPort = [&](const std::vector<const PortDecl *> &list, PortKind kind, int64_t rows) {
       std::vector<int64_t> at;
       for (const PortDecl *port : list)
-        at.push_back(port->kind == kind ? ws.take(rows * maxLen(port)) : -1);
+        at.push_back(port->kind == kind ? dir.take(rows * maxLen(port)) : -1);
       return at;
     };
     xin_ = perPort(fin_, PortKind::Input, TB);
@@ -235,6 +243,8 @@ private:
     yout_ = perPort(fout_, PortKind::Output, TB);
     sInit_ = perPort(fin_, PortKind::State, B);
     sFinal_ = perPort(fin_, PortKind::State, B);
+    dirElems_ = dir.end;
+    dirBase_ = ws.take(D_ * dirElems_);
     // Layer outputs (the next layer's inputs) and their gradients, [Σ len][D·n].
     int64_t width = 0;
     for (int64_t l = 1; l < L_; ++l)
@@ -414,6 +424,31 @@ private:
     return train_ ? rs_ + layerIn_[size_t(l)] : ws_ + seqBuf_[size_t(l % 2)];
   }
 
+  /// Direction d's scratch at `offset` (xin_, yout_, ...).
+  E *scratch(int64_t d, int64_t offset) const { return ws_ + dirBase_ + d * dirElems_ + offset; }
+
+  /// Runs direction(0) and direction(1) of a layer, at once when the stack has `both`; the
+  /// first failure's code, with its message on this thread.
+  int eachDirection(const std::function<int(int64_t)> &direction) {
+    if (D_ == 1)
+      return direction(0);
+    int rc[2] = {kOk, kOk};
+    std::string message[2];
+    auto task = [&](int64_t d) {
+      rc[d] = direction(d);
+      if (rc[d])
+        message[d] = lastError();
+    };
+    if (both_ && invoker_[0] != invoker_[1])
+      both_([&] { task(0); }, [&] { task(1); });
+    else
+      task(0), task(1);
+    for (int d = 0; d < 2; ++d)
+      if (rc[d])
+        return fail(rc[d], message[d]);
+    return kOk;
+  }
+
   /// Binds the one-layer call's input sequences for layer l, direction d.
   void bindInputs(int64_t l, int64_t d, const E *const *user,
                   const std::vector<const PortDecl *> &list, std::vector<const E *> &single) {
@@ -422,7 +457,7 @@ private:
       if (port->kind != PortKind::Input)
         continue;
       const PortDecl *twin = twinOf(list, port);
-      E *packed = ws_ + xin_[i];
+      E *packed = scratch(d, xin_[i]);
       const int64_t n = len(port, l);
       if (l == 0)
         gather(user[stackIndex(list, twin)], n, 0, n, d == 1, packed);
@@ -444,14 +479,14 @@ private:
 
   int runSingle(int64_t l, int64_t d, bool backward, const std::vector<const E *> &in,
                 const std::vector<E *> &out) {
-    Exec ex(p_, invoker_);
+    Exec ex(p_, *invoker_[d]);
     ex.setBatchSizes(sizes_.data());
     const auto &[at, elems] = singleRs_[size_t(l * D_ + d)];
     const int64_t *shape = shapes_[size_t(l)].data();
-    int rc = backward ? ex.backward(shape, in.data(), out.data(), ws_ + wsSingle_, singleWs_ * kE,
-                                    rs_ + at, elems * kE)
-                      : ex.forward(shape, in.data(), out.data(), ws_ + wsSingle_, singleWs_ * kE,
-                                   train_ ? rs_ + at : nullptr, elems * kE);
+    int rc = backward ? ex.backward(shape, in.data(), out.data(), scratch(d, wsSingle_),
+                                    singleWs_ * kE, rs_ + at, elems * kE)
+                      : ex.forward(shape, in.data(), out.data(), scratch(d, wsSingle_),
+                                   singleWs_ * kE, train_ ? rs_ + at : nullptr, elems * kE);
     if (rc)
       lastError() =
           what_ + "layer " + std::to_string(l) + (d ? " reverse" : "") + ": " + lastError();
@@ -459,8 +494,17 @@ private:
   }
 
   int forwardLayer(int64_t l) {
+    if (int rc = eachDirection([&](int64_t d) { return forwardDirection(l, d); }))
+      return rc;
+    if (l < L_ - 1 && dropping())
+      dropout(layerInput(l + 1), len(input(), l + 1), l + 1);
+    return kOk;
+  }
+
+  /// Direction d of layer l; it writes only its own columns and state slots.
+  int forwardDirection(int64_t l, int64_t d) {
     const bool last = l == L_ - 1;
-    for (int64_t d = 0; d < D_; ++d) {
+    {
       std::vector<const E *> in(size_t(p_.forwardIn), nullptr);
       std::vector<E *> out(size_t(p_.forwardOut), nullptr);
       bindInputs(l, d, in_, fin_, in);
@@ -471,13 +515,13 @@ private:
         if (port->kind == PortKind::Param)
           in[size_t(port->index)] = user;
         else if (port->kind == PortKind::State && user) {
-          gatherRows(user + (l * D_ + d) * B() * len(port, l), len(port, l), ws_ + sInit_[i]);
-          in[size_t(port->index)] = ws_ + sInit_[i];
+          gatherRows(user + (l * D_ + d) * B() * len(port, l), len(port, l), scratch(d, sInit_[i]));
+          in[size_t(port->index)] = scratch(d, sInit_[i]);
         }
       }
       for (size_t i = 0; i < fout_.size(); ++i)
-        out[size_t(fout_[i]->index)] =
-            ws_ + (fout_[i]->kind == PortKind::Output ? yout_[i] : sFinal_[stateSlot(fout_[i])]);
+        out[size_t(fout_[i]->index)] = scratch(
+            d, fout_[i]->kind == PortKind::Output ? yout_[i] : sFinal_[stateSlot(fout_[i])]);
       if (int rc = runSingle(l, d, false, in, out))
         return rc;
       bool firstOutput = true;
@@ -486,16 +530,14 @@ private:
         const int64_t n = len(port, l);
         E *user = out_[stackIndex(fout_, port)];
         if (port->kind == PortKind::State)
-          scatterRows(ws_ + sFinal_[stateSlot(port)], n, user + (l * D_ + d) * B() * n);
+          scatterRows(scratch(d, sFinal_[stateSlot(port)]), n, user + (l * D_ + d) * B() * n);
         else if (last)
-          scatter(ws_ + yout_[i], n, d == 1, false, user, D_ * n, d * n);
+          scatter(scratch(d, yout_[i]), n, d == 1, false, user, D_ * n, d * n);
         else if (firstOutput)
-          repack(ws_ + yout_[i], n, 0, layerInput(l + 1), D_ * n, d * n, n, d == 1, false);
+          repack(scratch(d, yout_[i]), n, 0, layerInput(l + 1), D_ * n, d * n, n, d == 1, false);
         firstOutput = firstOutput && port->kind != PortKind::Output;
       }
     }
-    if (!last && dropping())
-      dropout(layerInput(l + 1), len(input(), l + 1), l + 1);
     return kOk;
   }
 
@@ -522,13 +564,33 @@ private:
     return 0;
   }
 
+  /// The gradient of layer l's first output arrives in seqBuf_[l % 2] from layer l+1; the
+  /// gradient of its input goes to seqBuf_[(l + 1) % 2] (or the caller's for layer 0), the sum
+  /// of both directions' once both have run.
   int backwardLayer(int64_t l) {
+    if (int rc = eachDirection([&](int64_t d) { return backwardDirection(l, d); }))
+      return rc;
+    E *dX = ws_ + seqBuf_[size_t((l + 1) % 2)];
+    for (const PortDecl *port : bout_) {
+      if (port->kind != PortKind::Input)
+        continue;
+      const int64_t n = len(port, l);
+      for (int64_t d = 0; d < D_; ++d)
+        if (l == 0)
+          scatter(scratch(d, xgrad_[inputSlot(port)]), n, d == 1, d == 1,
+                  out_[stackIndex(bout_, port)], n, 0);
+        else
+          repack(scratch(d, xgrad_[inputSlot(port)]), n, 0, dX, n, 0, n, d == 1, d == 1);
+    }
+    if (l > 0 && dropping())
+      dropout(dX, len(input(), l), l);
+    return kOk;
+  }
+
+  int backwardDirection(int64_t l, int64_t d) {
     const bool last = l == L_ - 1;
-    // The gradient of this layer's first output arrives in seqBuf_[l % 2] from layer l+1; the
-    // gradient of its input goes to seqBuf_[(l + 1) % 2].
-    E *dY = ws_ + seqBuf_[size_t(l % 2)], *dX = ws_ + seqBuf_[size_t((l + 1) % 2)];
-    const int64_t inLen = l > 0 ? len(input(), l) : 0;
-    for (int64_t d = 0; d < D_; ++d) {
+    E *dY = ws_ + seqBuf_[size_t(l % 2)];
+    {
       std::vector<const E *> in(size_t(p_.backwardIn), nullptr);
       std::vector<E *> out(size_t(p_.backwardOut), nullptr);
       bindInputs(l, d, in_, bin_, in);
@@ -540,11 +602,11 @@ private:
         if (port->kind == PortKind::Param) {
           in[size_t(port->index)] = user;
         } else if (port->kind == PortKind::State && user) {
-          E *seed = ws_ + sFinal_[stateSlot(port)];
+          E *seed = scratch(d, sFinal_[stateSlot(port)]);
           gatherRows(user + (l * D_ + d) * B() * n, n, seed);
           in[size_t(port->index)] = seed;
         } else if (port->kind == PortKind::Output) {
-          E *dy = ws_ + yout_[outputSlot(port)];
+          E *dy = scratch(d, yout_[outputSlot(port)]);
           if (last)
             gather(user, D_ * n, d * n, n, d == 1, dy);
           else if (firstOutput)
@@ -557,9 +619,10 @@ private:
       }
       for (const PortDecl *port : bout_) {
         E *user = out_[stackIndex(bout_, port) + (port->kind == PortKind::Param ? l * D_ + d : 0)];
-        out[size_t(port->index)] = port->kind == PortKind::Param   ? user
-                                   : port->kind == PortKind::State ? ws_ + sInit_[stateSlot(port)]
-                                                                   : ws_ + xgrad_[inputSlot(port)];
+        out[size_t(port->index)] = port->kind == PortKind::Param ? user
+                                   : port->kind == PortKind::State
+                                       ? scratch(d, sInit_[stateSlot(port)])
+                                       : scratch(d, xgrad_[inputSlot(port)]);
       }
       if (int rc = runSingle(l, d, true, in, out))
         return rc;
@@ -567,20 +630,15 @@ private:
         const int64_t n = len(port, l);
         E *user = out_[stackIndex(bout_, port)];
         if (port->kind == PortKind::State)
-          scatterRows(ws_ + sInit_[stateSlot(port)], n, user + (l * D_ + d) * B() * n);
-        else if (port->kind == PortKind::Input && l == 0)
-          scatter(ws_ + xgrad_[inputSlot(port)], n, d == 1, d == 1, user, n, 0);
-        else if (port->kind == PortKind::Input)
-          repack(ws_ + xgrad_[inputSlot(port)], n, 0, dX, n, 0, n, d == 1, d == 1);
+          scatterRows(scratch(d, sInit_[stateSlot(port)]), n, user + (l * D_ + d) * B() * n);
       }
     }
-    if (l > 0 && dropping())
-      dropout(dX, inLen, l);
     return kOk;
   }
 
   const SequencePlan &p_;
-  Invoker &invoker_;
+  Invoker *invoker_[2];
+  Both both_;
   std::string what_;
   StackConfig cfg_;
   int64_t L_ = 1, D_ = 1;
@@ -588,7 +646,7 @@ private:
   std::vector<std::vector<int64_t>> shapes_; // per layer: {T, B, dims...}
   // Scratch, in elements of E: the one-layer call's workspace (shared by every call) and
   // reserves (one per layer and direction), per-port sequences and states, layer outputs.
-  int64_t singleWs_ = 0, wsSingle_ = 0, wsElems_ = 0, rsElems_ = 0;
+  int64_t singleWs_ = 0, wsSingle_ = 0, wsElems_ = 0, rsElems_ = 0, dirBase_ = 0, dirElems_ = 0;
   std::vector<std::pair<int64_t, int64_t>> singleRs_; // (at, elements)
   std::vector<int64_t> xin_, xgrad_, yout_, sInit_, sFinal_, layerIn_;
   int64_t seqBuf_[2] = {0, 0};
