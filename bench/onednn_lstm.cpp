@@ -1,14 +1,18 @@
 // onednn_lstm: oneDNN's LSTM, timed the way bench_lstm.py times cellc and PyTorch, so that the
 // benchmark puts the three side by side in one run.
 //
-//   onednn_lstm I H B T REPEAT   prints "infer_ms train_ms": medians of REPEAT calls, after one
+//   onednn_lstm I H B T REPEAT [D]
+//                                prints "infer_ms train_ms": medians of REPEAT calls, after one
 //                                warm-up call, of forward_inference, and of forward_training
-//                                followed by backward (data and weight gradients)
+//                                followed by backward (data and weight gradients); D = 2:
+//                                bidirectional_concat (bench_stack.py runs a stack as one such
+//                                call per layer, since deeper layers read 2*H values)
 //   onednn_lstm --version        prints oneDNN's version, threading runtime and CPU ISA
 //
-// One layer, one direction, f32, with initial states in and final states out, and in backward
-// the gradients of the outputs and of the final states: the same work as `cellc run --backward`
-// on examples/lstm.cell. Threads: Debian's oneDNN runs on OpenMP, so OMP_NUM_THREADS sets them.
+// One layer, one direction (or both), f32, with initial states in and final states out, and in
+// backward the gradients of the outputs and of the final states: the same work as `cellc run
+// --backward` on examples/lstm.cell. Threads: Debian's oneDNN runs on OpenMP, so OMP_NUM_THREADS
+// sets them.
 
 #include <dnnl.hpp>
 #include <dnnl_debug.h>
@@ -42,8 +46,13 @@ struct Dims {
   memory::dims layer_in, layer_out, iter, weights_layer, weights_iter, bias;
 };
 
-Dims dims_of(memory::dim I, memory::dim H, memory::dim B, memory::dim T) {
-  return {{T, B, I}, {T, B, H}, {1, 1, B, H}, {1, 1, I, 4, H}, {1, 1, H, 4, H}, {1, 1, 4, H}};
+Dims dims_of(memory::dim I, memory::dim H, memory::dim B, memory::dim T, memory::dim D) {
+  return {{T, B, I}, {T, B, D * H}, {1, D, B, H}, {1, D, I, 4, H}, {1, D, H, 4, H}, {1, D, 4, H}};
+}
+
+dnnl::rnn_direction direction_of(const Dims &d) {
+  return d.iter[1] == 2 ? dnnl::rnn_direction::bidirectional_concat
+                        : dnnl::rnn_direction::unidirectional_left2right;
 }
 
 memory::desc desc_of(const memory::dims &dims, Tag tag) {
@@ -101,8 +110,8 @@ memory in_layout(Context &ctx, memory user, const memory::desc &want) {
 // primitive picks the layout its kernels are fastest on.
 dnnl::lstm_forward::desc forward_desc(dnnl::prop_kind kind, const Dims &d) {
   return dnnl::lstm_forward::desc(
-      kind, dnnl::rnn_direction::unidirectional_left2right, desc_of(d.layer_in, Tag::tnc),
-      desc_of(d.iter, Tag::ldnc), desc_of(d.iter, Tag::ldnc), desc_of(d.weights_layer, Tag::any),
+      kind, direction_of(d), desc_of(d.layer_in, Tag::tnc), desc_of(d.iter, Tag::ldnc),
+      desc_of(d.iter, Tag::ldnc), desc_of(d.weights_layer, Tag::any),
       desc_of(d.weights_iter, Tag::any), desc_of(d.bias, Tag::ldgo), desc_of(d.layer_out, Tag::tnc),
       desc_of(d.iter, Tag::ldnc), desc_of(d.iter, Tag::ldnc));
 }
@@ -112,9 +121,9 @@ dnnl::lstm_backward::desc backward_desc(const Dims &d) {
   const memory::desc iter = desc_of(d.iter, Tag::ldnc), bias = desc_of(d.bias, Tag::ldgo);
   const memory::desc wl = desc_of(d.weights_layer, Tag::any);
   const memory::desc wi = desc_of(d.weights_iter, Tag::any);
-  return dnnl::lstm_backward::desc(
-      dnnl::prop_kind::backward, dnnl::rnn_direction::unidirectional_left2right, in, iter, iter, wl,
-      wi, bias, out, iter, iter, in, iter, iter, wl, wi, bias, out, iter, iter);
+  return dnnl::lstm_backward::desc(dnnl::prop_kind::backward, direction_of(d), in, iter, iter, wl,
+                                   wi, bias, out, iter, iter, in, iter, iter, wl, wi, bias, out,
+                                   iter, iter);
 }
 
 Args forward_args(Context &ctx, const dnnl::lstm_forward::primitive_desc &pd, const UserData &u) {
@@ -222,15 +231,18 @@ int main(int argc, char **argv) {
       print_version();
       return 0;
     }
-    if (argc != 6) {
-      std::fprintf(stderr, "usage: onednn_lstm I H B T REPEAT   (or --version)\n");
+    if (argc != 6 && argc != 7) {
+      std::fprintf(stderr, "usage: onednn_lstm I H B T REPEAT [DIRECTIONS]   (or --version)\n");
       return 1;
     }
     const long I = positive("I", argv[1]), H = positive("H", argv[2]);
     const long B = positive("B", argv[3]), T = positive("T", argv[4]);
     const int repeat = int(positive("REPEAT", argv[5]));
     Context ctx;
-    const Dims d = dims_of(I, H, B, T);
+    const long D = argc == 7 ? positive("DIRECTIONS", argv[6]) : 1;
+    if (D > 2)
+      throw std::invalid_argument("DIRECTIONS must be 1 or 2");
+    const Dims d = dims_of(I, H, B, T, D);
     const UserData u = random_user_data(ctx, d, H);
     const double infer = inference_ms(ctx, d, u, repeat);
     const double train = training_ms(ctx, d, u, repeat);
