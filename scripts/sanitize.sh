@@ -2,8 +2,8 @@
 # The sanitizer and fuzzer jobs (scripts/test.sh runs them, so CI does), each build in its own
 # directory beside build/:
 #   build-asan/  clang 14, AddressSanitizer + UndefinedBehaviorSanitizer (+ libFuzzer coverage):
-#                the unit tests, the lit robustness, diagnostics, driver and library suites, two
-#                numeric tests, a shorter front-end/.npy robustness fuzz run, and each libFuzzer
+#                the unit tests, the lit robustness, diagnostics, driver, library and stack
+#                suites, three numeric tests, a shorter front-end/.npy robustness fuzz run, and each libFuzzer
 #                harness for --fuzz-seconds (default 60) from a corpus seeded with the examples.
 #   build-tsan/  g++, ThreadSanitizer: a library called from 8 threads at once
 #                (test/concurrency/ConcurrentCalls.cpp), its glue and executor instrumented too
@@ -95,10 +95,11 @@ LIT="/usr/bin/python3 /usr/lib/llvm-14/build/utils/lit/lit.py"
 step "ASan+UBSan: unit tests"
 build-asan/test/cellc_unit_tests --gtest_brief=1 >/dev/null
 
-step "ASan+UBSan: lit robustness, diagnostics, driver, library and two numeric tests"
+step "ASan+UBSan: lit robustness, diagnostics, driver, library, stack and three numeric tests"
 $LIT -q build-asan/test/lit/robustness build-asan/test/lit/diagnostics build-asan/test/lit/driver \
-  build-asan/test/lit/library build-asan/test/lit/numeric/torch_rnn_lstm_gru.test \
-  build-asan/test/lit/numeric/edge_values.test
+  build-asan/test/lit/library build-asan/test/lit/stack \
+  build-asan/test/lit/numeric/torch_rnn_lstm_gru.test build-asan/test/lit/numeric/edge_values.test \
+  build-asan/test/lit/numeric/torch_stacks.test
 
 step "ASan+UBSan: front-end and .npy robustness fuzzing (2000 + 200 cases)"
 /usr/bin/python3 test/numeric/fuzz_frontend.py build-asan/cellc examples 2000 777 --npy-count 200 \
