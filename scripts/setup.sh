@@ -31,3 +31,10 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 fi
 ninja -C "$BUILD" --quiet 2>&1 | grep -v '^ninja: no work to do' || true
 test -x "$BUILD/cellc"
+
+# Debian's /usr/bin/python3 imports the cellc package (python/cellc) of this checkout.
+SITE=$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])')
+PTH="$SITE/cellc.pth"
+if [ "$(cat "$PTH" 2>/dev/null)" != "$PWD/python" ]; then
+  mkdir -p "$SITE" && echo "$PWD/python" >"$PTH"
+fi

@@ -239,6 +239,9 @@ void GlueWriter::entryPoints(const std::string &defines) {
      << "// What `cellc run LIB.so` finds first: the cell's name and its -D values.\n"
      << "const char *cellc_library_name(void) { return \"" << n << "\"; }\n"
      << "const char *cellc_library_defines(void) { return " << cString(defines) << "; }\n\n"
+     << "// The threads of the kernels, process-wide (TBB): for hosts such as Python that have no\n"
+     << "// tbb::global_control of their own.\n"
+     << "int cellc_set_num_threads(int n) { return cellrt::library::setNumThreads(n); }\n\n"
      << "} // extern \"C\"\n";
 }
 

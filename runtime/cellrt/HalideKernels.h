@@ -9,6 +9,7 @@
 #include "cellrt/Stack.h"
 
 #include <HalideRuntime.h>
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_invoke.h>
 
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -331,6 +333,19 @@ inline int backward(const SequencePlan &p, const int64_t *shape, const float *co
     return Executor<float, HalideInvoker>(p, k).backward(shape, in, out, workspace, workspaceBytes,
                                                          reserve, reserveBytes);
   });
+}
+
+/// Limits the runtime's threads (TBB's, process-wide) to n; kBadShape for n < 1.
+inline int setNumThreads(int n) {
+  if (n < 1)
+    return fail(kBadShape, "threads must be at least 1");
+  static std::mutex mutex;
+  static std::unique_ptr<tbb::global_control> limit;
+  std::lock_guard<std::mutex> lock(mutex);
+  limit.reset(); // one limit at a time: the newest
+  limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                size_t(n));
+  return kOk;
 }
 
 /// The stack calls (cellrt/Stack.h).
