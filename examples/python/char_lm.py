@@ -5,6 +5,8 @@ next-character cross-entropy, Adam. Prints the loss and the time per step.
 
     /usr/bin/python3 examples/python/char_lm.py [--cell examples/lstm.cell] [--steps 300]
     /usr/bin/python3 examples/python/char_lm.py --compare      # the same model on torch.nn.LSTM
+    /usr/bin/python3 examples/python/char_lm.py --cell examples/layernorm_lstm.cell
+    /usr/bin/python3 examples/python/char_lm.py --compare-loop # its PyTorch loop
     /usr/bin/python3 -m torch.distributed.run --standalone --nproc_per_node 2 \
         --redirects 1 --tee 1 examples/python/char_lm.py --ddp
 
@@ -33,12 +35,41 @@ import cellc.torch  # noqa: E402
 TEXT = "/usr/share/common-licenses/GPL-3"
 
 
+class LayerNormLSTMLoop(nn.Module):
+    """examples/layernorm_lstm.cell as PyTorch users write it: torch ops in a loop over time
+    (the peer of --compare-loop), with nn.LayerNorm for each normalization."""
+
+    def __init__(self, embed, hidden):
+        super().__init__()
+        self.ih, self.hh = nn.Linear(embed, 4 * hidden, bias=False), nn.Linear(hidden, 4 * hidden)
+        self.ln_x, self.ln_h = nn.LayerNorm(4 * hidden), nn.LayerNorm(4 * hidden)
+        self.ln_c, self.hidden = nn.LayerNorm(hidden), hidden
+
+    def forward(self, x):
+        h = c = x.new_zeros(x.shape[1], self.hidden)
+        nx, ys = self.ln_x(self.ih(x)), []  # the input projection for all steps at once
+        for t in range(x.shape[0]):
+            i, f, g, o = (nx[t] + self.ln_h(self.hh(h))).chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(self.ln_c(c))
+            ys.append(h)
+        return torch.stack(ys), (h, c)
+
+
+def norm_init(cell):
+    """This example's convention for normalization params: gains g_* start at 1, shifts s_*
+    at 0 (as nn.LayerNorm's), the rest as PyTorch's RNNs."""
+    names = [r.tensor for r in cellc.compile(cell).signature.of("param")]
+    return {n: 1.0 if n.startswith("g_") else 0.0 for n in names if n[:2] in ("g_", "s_")}
+
+
 class CharLM(nn.Module):
     def __init__(self, vocab, embed, hidden, cell):
         super().__init__()
         self.embed = nn.Embedding(vocab, embed)
-        self.rnn = (nn.LSTM(embed, hidden) if cell is None else
-                    cellc.torch.Recurrent(cell, embed, hidden))
+        self.rnn = (nn.LSTM(embed, hidden) if cell == "torch" else
+                    LayerNormLSTMLoop(embed, hidden) if cell == "loop" else
+                    cellc.torch.Recurrent(cell, embed, hidden, init=norm_init(cell)))
         self.out = nn.Linear(hidden, vocab)
 
     def forward(self, chars):  # [T, B] -> [T, B, vocab]
@@ -58,6 +89,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cell", default=os.path.join(HERE, "..", "lstm.cell"))
     ap.add_argument("--compare", action="store_true", help="torch.nn.LSTM instead of --cell")
+    ap.add_argument("--compare-loop", action="store_true",
+                    help="the layer-norm LSTM as a per-step PyTorch loop instead of --cell")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=32, help="sequences per step (per process)")
     ap.add_argument("--seq", type=int, default=64)
@@ -84,13 +117,15 @@ def main():
     vocab = sorted(set(text))
     data = torch.tensor([vocab.index(c) for c in text], dtype=torch.int64)
     torch.manual_seed(a.seed)
-    model = CharLM(len(vocab), a.embed, a.hidden, None if a.compare else a.cell)
-    if not a.compare:
+    peer = "torch" if a.compare else "loop" if a.compare_loop else None
+    model = CharLM(len(vocab), a.embed, a.hidden, peer or a.cell)
+    if not peer:
         model.rnn.lib.set_num_threads(threads)
     if a.ddp:
         model = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    what = "torch.nn.LSTM" if a.compare else os.path.basename(a.cell)
+    what = {"torch": "torch.nn.LSTM", "loop": "a PyTorch loop of the layer-norm LSTM"}.get(
+        peer, os.path.basename(a.cell or ""))
     if rank == 0:
         print(f"char-LM on {TEXT}: {len(text)} chars, vocab {len(vocab)}, {what} hidden "
               f"{a.hidden}, batch {a.batch}x{world} of {a.seq} chars, {threads} threads per "

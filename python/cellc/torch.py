@@ -50,10 +50,12 @@ def _elements(row, dims):
 class Recurrent(nn.Module):
     """`cell`: a .cell path, cell source text or a cellc.Library. `input_size` and
     `hidden_size` bind the dims that size the cell's input and its first output; `dims` binds
-    any other free dim."""
+    any other free dim. `init` maps a param of the cell (by its name in the cell) to a value
+    for every element (a layer-norm gain: 1.0) or a function that fills the tensor in place;
+    the others are uniform in ±1/√hidden_size, as PyTorch's RNNs."""
 
     def __init__(self, cell, input_size, hidden_size, num_layers=1, bidirectional=False,
-                 batch_first=False, dropout=0.0, dims=None, defines=None):
+                 batch_first=False, dropout=0.0, dims=None, defines=None, init=None):
         super().__init__()
         self.lib = cell if isinstance(cell, Library) else _compile(cell, defines)
         sig = self.lib.signature
@@ -90,13 +92,22 @@ class Recurrent(nn.Module):
         self.state_sizes = [_elements(r, bound) for r in self.states]
         self.param_names = []  # the stack's order: each param row, then layer, then direction
         scale = 1.0 / math.sqrt(self.hidden_size)
+        init = dict(init or {})
+        unknown = set(init) - {r.tensor for r in self.params}
+        if unknown:
+            raise ValueError(f"init names {sorted(unknown)}, not params of {sig.cell}")
         for row in self.params:
             for k in range(self.num_layers):
                 for r in range(D):
                     name = self.param_name(row.tensor, k, r)
                     shape = [evaluate(s, self.layer_dims[k]) for s in row.shape]
-                    self.register_parameter(
-                        name, nn.Parameter(torch.empty(shape).uniform_(-scale, scale)))
+                    value = torch.empty(shape).uniform_(-scale, scale)
+                    how = init.get(row.tensor)
+                    if callable(how):
+                        how(value)
+                    elif how is not None:
+                        value.fill_(float(how))
+                    self.register_parameter(name, nn.Parameter(value))
                     self.param_names.append(name)
 
     def param_name(self, tensor, layer, direction):
