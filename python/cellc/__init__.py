@@ -76,6 +76,26 @@ class Signature:
             self.rows.append(Row(w[0], w[1] == "write", int(w[2]), w[3], w[4], w[5], w[6] == "1",
                                  float(w[7]), w[8:]))
 
+    @property
+    def inputs(self):
+        return [r.tensor for r in self.of("input")]
+
+    @property
+    def states(self):
+        return [r.tensor for r in self.of("init_state")]
+
+    @property
+    def params(self):
+        return [r.tensor for r in self.of("param")]
+
+    @property
+    def outputs(self):
+        return [r.tensor for r in self.of("output")]
+
+    def __repr__(self):
+        return (f"Signature({self.cell}: dims {self.dims}, inputs {self.inputs}, states "
+                f"{self.states}, params {self.params}, outputs {self.outputs})")
+
     def select(self, call, written):
         return sorted((r for r in self.rows if r.call == call and r.written == written),
                       key=lambda r: r.position)

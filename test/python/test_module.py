@@ -101,6 +101,35 @@ def round_trip(examples):
            f"state_dict round trip ({len(m.state_dict())} tensors, names like W_ih_l1)")
 
 
+def conventions(examples):
+    """batch_first, dropout between layers (training only, p = 0 is none), eval mode."""
+    torch.manual_seed(5)
+    path = os.path.join(examples, "gru.cell")
+    m = ct.Recurrent(path, 4, 6, num_layers=2, batch_first=True)
+    x = torch.randn(3, 5, 4)  # [B, T, I]
+    with torch.no_grad():
+        y_bf = m(x)[0]
+    m2 = ct.Recurrent(path, 4, 6, num_layers=2)
+    m2.load_state_dict(m.state_dict())
+    with torch.no_grad():
+        y = m2(x.transpose(0, 1))[0]
+    report(torch.equal(y_bf, y.transpose(0, 1)), "batch_first=True: [B, T, n] in and out")
+    d = ct.Recurrent(path, 4, 6, num_layers=2, dropout=0.5)
+    d.load_state_dict(m.state_dict())
+    xt = x.transpose(0, 1).contiguous().requires_grad_()
+    y_train = d(xt)[0]
+    d.eval()
+    y_eval = d(xt)[0]
+    z = ct.Recurrent(path, 4, 6, num_layers=2, dropout=0.0)
+    z.load_state_dict(m.state_dict())
+    report(not torch.equal(y_train, y_eval) and torch.equal(y_eval, z(xt)[0]) and
+           torch.equal(y_eval.detach(), y),
+           "dropout=0.5 changes a training call; in eval mode it is the model without dropout")
+    y_train.sum().backward()
+    report(xt.grad is not None and bool(torch.isfinite(xt.grad).all()),
+           "the backward of a call with dropout runs (same masks, recomputed)")
+
+
 def cache(examples):
     path = os.path.join(examples, "gru.cell")
     t0 = time.perf_counter()
@@ -108,6 +137,10 @@ def cache(examples):
     b = cellc.compile(path)
     report(a.path == b.path and time.perf_counter() - t0 < 30,
            "a second compile of the same source loads the cached library")
+    sig = a.signature
+    report((sig.dims, sig.inputs, sig.states, sig.params, sig.outputs) ==
+           (["I", "H"], ["x"], ["h"], ["W_ih", "W_hh", "b_ih", "b_hh"], ["h"]),
+           f"the signature lists the cell's tensors: {sig}")
 
 
 def expect(exc, part, fn, what):
@@ -153,6 +186,7 @@ def main():
     against_torch(examples)
     gradcheck(examples)
     round_trip(examples)
+    conventions(examples)
     cache(examples)
     bad_inputs(examples)
     print(f"python module: {'all passed' if failures == 0 else str(failures) + ' failed'}")
