@@ -4,6 +4,7 @@
 #include "cli/LibraryRunner.h"
 #include "cli/RunCommand.h"
 #include "compiler/Compiler.h"
+#include "compiler/backend/mlir/MlirEmitter.h"
 
 #include <CLI/CLI.hpp>
 #include <tbb/global_control.h>
@@ -68,8 +69,10 @@ int main(int argc, char **argv) {
   addCommon(compile, "the .cell file");
   std::string emit, output, target = "host";
   bool noOpt = false;
-  compile->add_option("--emit", emit, "what to print: tokens, ast, ir, grad, plan, halide, header")
-      ->check(CLI::IsMember({"tokens", "ast", "ir", "grad", "plan", "halide", "header"}));
+  compile
+      ->add_option("--emit", emit,
+                   "what to print: tokens, ast, ir, grad, plan, halide, header, mlir")
+      ->check(CLI::IsMember({"tokens", "ast", "ir", "grad", "plan", "halide", "header", "mlir"}));
   compile->add_flag("--no-opt", noOpt, "print the IR as lowered, before canonicalize and CSE");
   compile->add_option("-o,--output", output,
                       "write the shared library to this path (name it DIR/lib<name>.so; "
@@ -189,7 +192,7 @@ int main(int argc, char **argv) {
     static const std::map<std::string, Stage> stages = {
         {"tokens", Stage::Tokens}, {"ast", Stage::AST},   {"ir", Stage::IR},
         {"grad", Stage::Grad},     {"plan", Stage::Plan}, {"halide", Stage::Plan},
-        {"header", Stage::IR}};
+        {"header", Stage::IR},     {"mlir", Stage::Grad}};
     if (emit.empty() && output.empty())
       emit = "ir";
     if (!output.empty() && !emit.empty() && stages.at(emit) < Stage::IR) {
@@ -211,6 +214,10 @@ int main(int argc, char **argv) {
       return cli::printHalide(compiler->compiled(), target, std::cout, std::cerr);
     if (emit == "header")
       return cli::printHeader(compiler->compiled(), std::cout);
+    if (emit == "mlir") {
+      backend::mlir::emitModule(std::cout, compiler->cell(), compiler->grad());
+      return 0;
+    }
     if (!emit.empty() && stop != Stage::Tokens)
       compiler->print(stages.at(emit), std::cout);
     if (output.empty())

@@ -9,6 +9,7 @@ PACKAGES=(
   cmake ninja-build g++ clang-format
   libcli11-dev googletest libgtest-dev
   llvm-14-dev llvm-14-tools               # FileCheck and lit
+  mlir-14-tools                           # mlir-opt-14 verifies --emit=mlir
   libhalide14-0-dev libtbb-dev            # kernels and their thread pool
   python3-numpy python3-torch libopenblas0-pthread  # reference tests against PyTorch
   "$@"

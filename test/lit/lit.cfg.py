@@ -34,3 +34,9 @@ if probe == 0:
     config.available_features.add("torch")
 if shutil.which("nvidia-smi") and os.system("nvidia-smi >/dev/null 2>&1") == 0:
     config.available_features.add("gpu")
+
+# MLIR 14's tools (mlir-14-tools, which scripts/setup.sh installs) verify the emitted modules.
+mlir_opt = shutil.which("mlir-opt-14") or shutil.which("mlir-opt", path="/usr/lib/llvm-14/bin")
+if mlir_opt:
+    config.available_features.add("mlir")
+    config.substitutions.append(("%mlir_opt", mlir_opt))
