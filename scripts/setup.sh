@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  cmake ninja-build g++ clang-format
+  cmake ninja-build g++ clang-format clang-14  # clang-14: the MLIR test links modules
   libcli11-dev googletest libgtest-dev
   llvm-14-dev llvm-14-tools               # FileCheck and lit
   mlir-14-tools                           # mlir-opt-14 verifies --emit=mlir

@@ -1,5 +1,7 @@
 #include "compiler/backend/mlir/MlirEmitter.h"
 
+#include "compiler/backend/mlir/MlirWriter.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -18,62 +20,44 @@ using ir::Op;
 using ir::Type;
 using ir::ValueId;
 
-/// An f32 literal MLIR reads back exactly: hex for infinities and NaN.
-std::string floatLiteral(double v) {
-  const float f = float(v);
-  if (!std::isfinite(f)) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, 4);
-    char hex[16];
-    std::snprintf(hex, sizeof hex, "0x%08X", bits);
-    return hex;
-  }
-  std::ostringstream o;
-  o.precision(9);
-  o << f;
-  std::string s = o.str();
-  if (s.find_first_of(".e") == std::string::npos)
-    s += ".0";
-  return s;
-}
-
 /// Emits one step function. Every node becomes an SSA value %v<id> (leaves are arguments);
 /// sizes become `index` values computed from the dim arguments (or literals when constant).
-class FunctionEmitter {
+class FunctionEmitter : public Writer {
 public:
   FunctionEmitter(std::ostream &os, const ir::Cell &cell, const ir::Function &f)
-      : os_(os), cell_(cell), f_(f), name_(f.nodes.size()) {}
+      : Writer(os, cell), f_(f), name_(f.nodes.size()) {}
 
-  void emit(const std::string &symbol, const std::string &what) {
+  /// Writes the function; `extra` nodes are returned after the function's results (the
+  /// training step returns the values the backward reads).
+  StepSignature emit(const std::string &symbol, const std::string &what,
+                     const std::vector<ValueId> &extra = {}) {
+    StepSignature sig{symbol, {}, {}, {}};
     std::vector<std::pair<std::string, std::string>> args; // (name, type)
     for (const std::string &d : cell_.dims)
-      args.push_back({"%dim_" + d, "index"});
-    leafArguments(args);
+      args.push_back({"%dim." + d, "index"});
+    leafArguments(args, sig);
     os_ << "  // " << what << "\n  func @" << symbol << "(";
     for (size_t i = 0; i < args.size(); ++i)
       os_ << (i ? ", " : "") << args[i].first << ": " << args[i].second;
     os_ << ")";
-    std::vector<std::string> results;
+    std::vector<ValueId> returned;
     for (const ir::Result &r : f_.results)
-      results.push_back(type(f_[r.value].type));
-    os_ << " -> (" << join(results) << ") {\n";
+      returned.push_back(r.value);
+    returned.insert(returned.end(), extra.begin(), extra.end());
+    for (ValueId v : returned)
+      sig.resultTypes.push_back(type(f_[v].type));
+    os_ << " -> (" << join(sig.resultTypes) << ") {\n";
     for (ValueId id = 0; id < ValueId(f_.nodes.size()); ++id)
       if (!ir::isLeaf(f_[id].op) || f_[id].op == Op::Const || f_[id].op == Op::DimSize)
         node(id);
     std::vector<std::string> values;
-    for (const ir::Result &r : f_.results)
-      values.push_back(name_[size_t(r.value)]);
-    os_ << "    return " << join(values) << " : " << join(results) << "\n  }\n";
+    for (ValueId v : returned)
+      values.push_back(name_[size_t(v)]);
+    os_ << "    return " << join(values) << " : " << join(sig.resultTypes) << "\n  }\n";
+    return sig;
   }
 
 private:
-  static std::string join(const std::vector<std::string> &parts) {
-    std::string out;
-    for (size_t i = 0; i < parts.size(); ++i)
-      out += (i ? ", " : "") + parts[i];
-    return out;
-  }
-
   /// Where a tensor is declared in `list`, for the order of the arguments.
   static int declared(const std::vector<ir::TensorDecl> &list, const std::string &name) {
     for (size_t i = 0; i < list.size(); ++i)
@@ -85,7 +69,7 @@ private:
   /// The arguments: the leaves the function reads, in the order inputs, states, params (each
   /// as declared), saved forward values (by node), gradient seeds (outputs, then states); a
   /// leaf read twice is one argument.
-  void leafArguments(std::vector<std::pair<std::string, std::string>> &args) {
+  void leafArguments(std::vector<std::pair<std::string, std::string>> &args, StepSignature &sig) {
     std::vector<std::pair<std::pair<int, int>, ValueId>> leaves; // ((group, rank), node)
     for (ValueId id = 0; id < ValueId(f_.nodes.size()); ++id) {
       const Node &n = f_[id];
@@ -119,94 +103,17 @@ private:
     std::map<std::string, bool> seen;
     for (auto &[key, id] : leaves) {
       const Node &n = f_[id];
-      std::string arg = n.op == Op::Saved  ? "%saved_v" + std::to_string(n.savedRef)
-                        : n.op == Op::Seed ? "%grad_" + n.name + (n.seedOfState ? "_next" : "_out")
+      std::string arg = n.op == Op::Saved  ? "%saved.v" + std::to_string(n.savedRef)
+                        : n.op == Op::Seed ? "%grad." + n.name + (n.seedOfState ? ".next" : ".out")
                                            : "%" + n.name;
-      if (!seen[arg])
+      if (!seen[arg]) {
         args.push_back({arg, type(n.type)});
+        sig.leaves.push_back(&n);
+        sig.argTypes.push_back(type(n.type));
+      }
       seen[arg] = true;
       name_[size_t(id)] = arg;
     }
-  }
-
-  Size fixed(const Size &s) const { return s.substitute(cell_.fixedDims).value_or(s); }
-
-  std::string dim(const Size &s) const {
-    Size v = fixed(s);
-    return v.isConstant() ? std::to_string(v.constantPart()) : "?";
-  }
-
-  std::string type(const Type &t) const {
-    if (t.rank == 0)
-      return "f32";
-    std::string dims = dim(t.rows) + "x";
-    if (t.rank == 2)
-      dims += dim(t.cols) + "x";
-    return "tensor<" + dims + "f32>";
-  }
-
-  std::string temp() { return "%t" + std::to_string(temps_++); }
-
-  /// A size as an `index` SSA value, computed once per function: c + k1*d1 + ...
-  std::string index(const Size &s) {
-    Size v = fixed(s);
-    auto it = indexes_.find(v.str());
-    if (it != indexes_.end())
-      return it->second;
-    std::string acc;
-    auto add = [&](const std::string &term) {
-      if (acc.empty())
-        return void(acc = term);
-      std::string sum = temp();
-      os_ << "    " << sum << " = arith.addi " << acc << ", " << term << " : index\n";
-      acc = sum;
-    };
-    for (auto &[d, k] : v.terms()) {
-      if (k == 1) {
-        add("%dim_" + d);
-        continue;
-      }
-      std::string coeff = temp(), prod = temp();
-      os_ << "    " << coeff << " = arith.constant " << k << " : index\n"
-          << "    " << prod << " = arith.muli " << coeff << ", %dim_" << d << " : index\n";
-      add(prod);
-    }
-    if (v.constantPart() != 0 || acc.empty()) {
-      std::string c = temp();
-      os_ << "    " << c << " = arith.constant " << v.constantPart() << " : index\n";
-      add(c);
-    }
-    return indexes_[v.str()] = acc;
-  }
-
-  /// A size in an op's static list: a literal when constant, else an index value.
-  std::string sizeOperand(const Size &s) {
-    Size v = fixed(s);
-    return v.isConstant() ? std::to_string(v.constantPart()) : index(v);
-  }
-
-  /// linalg.init_tensor of a vector or matrix type.
-  std::string empty(const Type &t) {
-    std::vector<std::string> dims = {sizeOperand(t.rows)};
-    if (t.rank == 2)
-      dims.push_back(sizeOperand(t.cols));
-    std::string v = temp();
-    os_ << "    " << v << " = linalg.init_tensor [" << join(dims) << "] : " << type(t) << "\n";
-    return v;
-  }
-
-  std::string constant(double value, const std::string &indent = "    ") {
-    std::string v = temp();
-    os_ << indent << v << " = arith.constant " << floatLiteral(value) << " : f32\n";
-    return v;
-  }
-
-  /// A tensor of type `t` holding `scalar` everywhere.
-  std::string filled(const Type &t, const std::string &scalar) {
-    std::string init = empty(t), v = temp();
-    os_ << "    " << v << " = linalg.fill(" << scalar << ", " << init << ") : f32, " << type(t)
-        << " -> " << type(t) << "\n";
-    return v;
   }
 
   /// One op on f32 values, written at `indent`; returns the result.
@@ -309,13 +216,13 @@ private:
       } else {
         tensors.push_back(name_[size_t(o)]);
         tensorTypes.push_back(type(f_[o].type));
-        std::string arg = "%in" + std::to_string(temps_++);
+        std::string arg = "%in." + std::to_string(temps_++);
         bodyArgs.push_back(arg);
         scalars.push_back(arg);
         maps.push_back(identityMap(n.type.rank));
       }
     maps.push_back(identityMap(n.type.rank));
-    std::string v = "%v" + std::to_string(id), out = "%out" + std::to_string(temps_++);
+    std::string v = "%v." + std::to_string(id), out = "%out." + std::to_string(temps_++);
     os_ << "    " << v << " = linalg.generic {indexing_maps = [" << join(maps)
         << "], iterator_types = " << parallel(n.type.rank) << "} ins(" << join(tensors) << " : "
         << join(tensorTypes) << ") outs(" << init << " : " << type(n.type) << ") {\n    ^bb0(";
@@ -327,11 +234,9 @@ private:
     name_[size_t(id)] = v;
   }
 
-  std::string zeros(const Type &t) { return filled(t, constant(0)); }
-
   void node(ValueId id) {
     const Node &n = f_[id];
-    const std::string v = "%v" + std::to_string(id);
+    const std::string v = "%v." + std::to_string(id);
     auto operand = [&](int i) { return name_[size_t(n.operands[size_t(i)])]; };
     auto operandType = [&](int i) { return type(f_[n.operands[size_t(i)]].type); };
     switch (n.op) {
@@ -356,8 +261,8 @@ private:
       break;
     }
     case Op::Outer: {
-      std::string init = empty(n.type), a = "%in" + std::to_string(temps_++),
-                  b = "%in" + std::to_string(temps_++), out = "%out" + std::to_string(temps_++);
+      std::string init = empty(n.type), a = "%in." + std::to_string(temps_++),
+                  b = "%in." + std::to_string(temps_++), out = "%out." + std::to_string(temps_++);
       os_ << "    " << v << " = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, "
           << "affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = "
           << parallel(2) << "} ins(" << operand(0) << ", " << operand(1) << " : " << operandType(0)
@@ -398,7 +303,7 @@ private:
     }
     case Op::Sum: {
       std::string init = temp(), zero = constant(0), start = temp(), sum = temp();
-      std::string a = "%in" + std::to_string(temps_++), b = "%out" + std::to_string(temps_++);
+      std::string a = "%in." + std::to_string(temps_++), b = "%out." + std::to_string(temps_++);
       os_ << "    " << init << " = linalg.init_tensor [] : tensor<f32>\n"
           << "    " << start << " = linalg.fill(" << zero << ", " << init
           << ") : f32, tensor<f32> -> tensor<f32>\n"
@@ -429,12 +334,8 @@ private:
     name_[size_t(id)] = v;
   }
 
-  std::ostream &os_;
-  const ir::Cell &cell_;
   const ir::Function &f_;
   std::vector<std::string> name_; // the SSA value of each node
-  std::map<std::string, std::string> indexes_;
-  int temps_ = 0;
 };
 
 } // namespace
@@ -443,7 +344,7 @@ void emitModule(std::ostream &os, const ir::Cell &cell, const ir::Gradient &grad
   os << "// cell " << cell.name << ": one sample's forward and backward steps (cellc "
      << "--emit=mlir, MLIR 14).\n// Free dims (index arguments):";
   for (const std::string &d : cell.dims)
-    os << " %dim_" << d;
+    os << " %dim." << d;
   if (cell.dims.empty())
     os << " none";
   if (!cell.fixedDims.empty()) {
@@ -451,16 +352,23 @@ void emitModule(std::ostream &os, const ir::Cell &cell, const ir::Gradient &grad
     for (auto &[d, v] : cell.fixedDims)
       os << " " << d << "=" << v;
   }
-  os << ".\n// Backward arguments %saved_v<N> are forward values %v<N>; %grad_<y>_out and\n"
-     << "// %grad_<s>_next the gradients arriving at an output and at a new state.\n"
+  os << ".\n// Backward arguments %saved.v<N> are forward values %v.<N>; %grad.<y>.out and\n"
+     << "// %grad.<s>.next the gradients arriving at an output and at a new state. Names of our\n"
+     << "// own have a '.', which the cell's names cannot have.\n"
      << "builtin.module {\n";
   FunctionEmitter(os, cell, cell.step)
       .emit(cell.name + "_forward_step", "inputs, states, params -> new states, outputs");
   os << "\n";
-  FunctionEmitter(os, cell, grad.step)
-      .emit(cell.name + "_backward_step",
-            "inputs, states, params, saved values, gradient seeds -> input, state and param "
-            "gradients");
+  StepSignature train = FunctionEmitter(os, cell, cell.step)
+                            .emit(cell.name + "_forward_step_train",
+                                  "the same, then the values the backward step reads", grad.saved);
+  os << "\n";
+  StepSignature backward =
+      FunctionEmitter(os, cell, grad.step)
+          .emit(cell.name + "_backward_step",
+                "inputs, states, params, saved values, gradient seeds -> input, state and param "
+                "gradients");
+  emitSequences(os, cell, grad, train, backward);
   os << "}\n";
 }
 
