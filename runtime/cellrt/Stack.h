@@ -504,65 +504,52 @@ private:
   /// Direction d of layer l; it writes only its own columns and state slots.
   int forwardDirection(int64_t l, int64_t d) {
     const bool last = l == L_ - 1;
-    {
-      std::vector<const E *> in(size_t(p_.forwardIn), nullptr);
-      std::vector<E *> out(size_t(p_.forwardOut), nullptr);
-      bindInputs(l, d, in_, fin_, in);
-      for (size_t i = 0; i < fin_.size(); ++i) {
-        const PortDecl *port = fin_[i];
-        const E *user =
-            in_[stackIndex(fin_, port) + (port->kind == PortKind::Param ? l * D_ + d : 0)];
-        if (port->kind == PortKind::Param)
-          in[size_t(port->index)] = user;
-        else if (port->kind == PortKind::State && user) {
-          gatherRows(user + (l * D_ + d) * B() * len(port, l), len(port, l), scratch(d, sInit_[i]));
-          in[size_t(port->index)] = scratch(d, sInit_[i]);
-        }
+    std::vector<const E *> in(size_t(p_.forwardIn), nullptr);
+    std::vector<E *> out(size_t(p_.forwardOut), nullptr);
+    bindInputs(l, d, in_, fin_, in);
+    for (size_t i = 0; i < fin_.size(); ++i) {
+      const PortDecl *port = fin_[i];
+      const E *user =
+          in_[stackIndex(fin_, port) + (port->kind == PortKind::Param ? l * D_ + d : 0)];
+      if (port->kind == PortKind::Param)
+        in[size_t(port->index)] = user;
+      else if (port->kind == PortKind::State && user) {
+        gatherRows(user + (l * D_ + d) * B() * len(port, l), len(port, l), scratch(d, sInit_[i]));
+        in[size_t(port->index)] = scratch(d, sInit_[i]);
       }
-      for (size_t i = 0; i < fout_.size(); ++i)
-        out[size_t(fout_[i]->index)] = scratch(
-            d, fout_[i]->kind == PortKind::Output ? yout_[i] : sFinal_[stateSlot(fout_[i])]);
-      if (int rc = runSingle(l, d, false, in, out))
-        return rc;
-      bool firstOutput = true;
-      for (size_t i = 0; i < fout_.size(); ++i) {
-        const PortDecl *port = fout_[i];
-        const int64_t n = len(port, l);
-        E *user = out_[stackIndex(fout_, port)];
-        if (port->kind == PortKind::State)
-          scatterRows(scratch(d, sFinal_[stateSlot(port)]), n, user + (l * D_ + d) * B() * n);
-        else if (last)
-          scatter(scratch(d, yout_[i]), n, d == 1, false, user, D_ * n, d * n);
-        else if (firstOutput)
-          repack(scratch(d, yout_[i]), n, 0, layerInput(l + 1), D_ * n, d * n, n, d == 1, false);
-        firstOutput = firstOutput && port->kind != PortKind::Output;
-      }
+    }
+    for (size_t i = 0; i < fout_.size(); ++i)
+      out[size_t(fout_[i]->index)] =
+          scratch(d, fout_[i]->kind == PortKind::Output ? yout_[i] : sFinal_[stateSlot(fout_[i])]);
+    if (int rc = runSingle(l, d, false, in, out))
+      return rc;
+    bool firstOutput = true;
+    for (size_t i = 0; i < fout_.size(); ++i) {
+      const PortDecl *port = fout_[i];
+      const int64_t n = len(port, l);
+      E *user = out_[stackIndex(fout_, port)];
+      if (port->kind == PortKind::State)
+        scatterRows(scratch(d, sFinal_[stateSlot(port)]), n, user + (l * D_ + d) * B() * n);
+      else if (last)
+        scatter(scratch(d, yout_[i]), n, d == 1, false, user, D_ * n, d * n);
+      else if (firstOutput)
+        repack(scratch(d, yout_[i]), n, 0, layerInput(l + 1), D_ * n, d * n, n, d == 1, false);
+      firstOutput = firstOutput && port->kind != PortKind::Output;
     }
     return kOk;
   }
 
-  /// The forward-input index of the state a port carries (its init state's scratch slot).
-  size_t stateSlot(const PortDecl *port) const {
-    for (size_t i = 0; i < fin_.size(); ++i)
-      if (fin_[i]->kind == PortKind::State && std::string(fin_[i]->tensor) == port->tensor)
+  /// Where the forward port of `port`'s tensor and kind is in `list` (fin_ or fout_): the
+  /// index of its scratch (a state's init and final slots are fin_'s, an output's fout_'s).
+  static size_t slot(const std::vector<const PortDecl *> &list, const PortDecl *port) {
+    for (size_t i = 0; i < list.size(); ++i)
+      if (list[i]->kind == port->kind && std::string(list[i]->tensor) == port->tensor)
         return i;
     return 0;
   }
-
-  /// The scratch of a forward output port (the backward reads its gradient there).
-  size_t outputSlot(const PortDecl *port) const {
-    for (size_t i = 0; i < fout_.size(); ++i)
-      if (fout_[i]->kind == PortKind::Output && std::string(fout_[i]->tensor) == port->tensor)
-        return i;
-    return 0;
-  }
-
-  size_t inputSlot(const PortDecl *port) const {
-    for (size_t i = 0; i < fin_.size(); ++i)
-      if (fin_[i]->kind == PortKind::Input && std::string(fin_[i]->tensor) == port->tensor)
-        return i;
-    return 0;
-  }
+  size_t stateSlot(const PortDecl *port) const { return slot(fin_, port); }
+  size_t outputSlot(const PortDecl *port) const { return slot(fout_, port); }
+  size_t inputSlot(const PortDecl *port) const { return slot(fin_, port); }
 
   /// The gradient of layer l's first output arrives in seqBuf_[l % 2] from layer l+1; the
   /// gradient of its input goes to seqBuf_[(l + 1) % 2] (or the caller's for layer 0), the sum
@@ -590,48 +577,46 @@ private:
   int backwardDirection(int64_t l, int64_t d) {
     const bool last = l == L_ - 1;
     E *dY = ws_ + seqBuf_[size_t(l % 2)];
-    {
-      std::vector<const E *> in(size_t(p_.backwardIn), nullptr);
-      std::vector<E *> out(size_t(p_.backwardOut), nullptr);
-      bindInputs(l, d, in_, bin_, in);
-      bool firstOutput = true;
-      for (const PortDecl *port : bin_) {
-        const E *user =
-            in_[stackIndex(bin_, port) + (port->kind == PortKind::Param ? l * D_ + d : 0)];
-        const int64_t n = len(port, l);
-        if (port->kind == PortKind::Param) {
-          in[size_t(port->index)] = user;
-        } else if (port->kind == PortKind::State && user) {
-          E *seed = scratch(d, sFinal_[stateSlot(port)]);
-          gatherRows(user + (l * D_ + d) * B() * n, n, seed);
-          in[size_t(port->index)] = seed;
-        } else if (port->kind == PortKind::Output) {
-          E *dy = scratch(d, yout_[outputSlot(port)]);
-          if (last)
-            gather(user, D_ * n, d * n, n, d == 1, dy);
-          else if (firstOutput)
-            repack(dY, D_ * n, d * n, dy, n, 0, n, d == 1, false);
-          else
-            std::fill(dy, dy + off_.back() * n, E(0));
-          firstOutput = false;
-          in[size_t(port->index)] = dy;
-        }
+    std::vector<const E *> in(size_t(p_.backwardIn), nullptr);
+    std::vector<E *> out(size_t(p_.backwardOut), nullptr);
+    bindInputs(l, d, in_, bin_, in);
+    bool firstOutput = true;
+    for (const PortDecl *port : bin_) {
+      const E *user =
+          in_[stackIndex(bin_, port) + (port->kind == PortKind::Param ? l * D_ + d : 0)];
+      const int64_t n = len(port, l);
+      if (port->kind == PortKind::Param) {
+        in[size_t(port->index)] = user;
+      } else if (port->kind == PortKind::State && user) {
+        E *seed = scratch(d, sFinal_[stateSlot(port)]);
+        gatherRows(user + (l * D_ + d) * B() * n, n, seed);
+        in[size_t(port->index)] = seed;
+      } else if (port->kind == PortKind::Output) {
+        E *dy = scratch(d, yout_[outputSlot(port)]);
+        if (last)
+          gather(user, D_ * n, d * n, n, d == 1, dy);
+        else if (firstOutput)
+          repack(dY, D_ * n, d * n, dy, n, 0, n, d == 1, false);
+        else
+          std::fill(dy, dy + off_.back() * n, E(0));
+        firstOutput = false;
+        in[size_t(port->index)] = dy;
       }
-      for (const PortDecl *port : bout_) {
-        E *user = out_[stackIndex(bout_, port) + (port->kind == PortKind::Param ? l * D_ + d : 0)];
-        out[size_t(port->index)] = port->kind == PortKind::Param ? user
-                                   : port->kind == PortKind::State
-                                       ? scratch(d, sInit_[stateSlot(port)])
-                                       : scratch(d, xgrad_[inputSlot(port)]);
-      }
-      if (int rc = runSingle(l, d, true, in, out))
-        return rc;
-      for (const PortDecl *port : bout_) {
-        const int64_t n = len(port, l);
-        E *user = out_[stackIndex(bout_, port)];
-        if (port->kind == PortKind::State)
-          scatterRows(scratch(d, sInit_[stateSlot(port)]), n, user + (l * D_ + d) * B() * n);
-      }
+    }
+    for (const PortDecl *port : bout_) {
+      E *user = out_[stackIndex(bout_, port) + (port->kind == PortKind::Param ? l * D_ + d : 0)];
+      out[size_t(port->index)] = port->kind == PortKind::Param ? user
+                                 : port->kind == PortKind::State
+                                     ? scratch(d, sInit_[stateSlot(port)])
+                                     : scratch(d, xgrad_[inputSlot(port)]);
+    }
+    if (int rc = runSingle(l, d, true, in, out))
+      return rc;
+    for (const PortDecl *port : bout_) {
+      const int64_t n = len(port, l);
+      E *user = out_[stackIndex(bout_, port)];
+      if (port->kind == PortKind::State)
+        scatterRows(scratch(d, sInit_[stateSlot(port)]), n, user + (l * D_ + d) * B() * n);
     }
     return kOk;
   }

@@ -149,22 +149,18 @@ private:
     return "tensor<" + dims + "f32>";
   }
 
-  /// Where the forward step's new value of state `name` is among its results.
-  size_t newStateResult(const std::string &name) const {
-    for (size_t i = 0; i < cell_.step.results.size(); ++i)
-      if (cell_.step.results[i].kind == ir::Result::Kind::NewState &&
-          cell_.step.results[i].name == name)
+  /// Where result `kind` of tensor `name` is among a step function's results.
+  static size_t resultIndex(const ir::Function &f, ir::Result::Kind kind, const std::string &name) {
+    for (size_t i = 0; i < f.results.size(); ++i)
+      if (f.results[i].kind == kind && f.results[i].name == name)
         return i;
-    throw std::logic_error("no new value of state " + name);
+    throw std::logic_error("no result for " + name);
   }
-
-  /// Where the backward step's gradient of state `name` is among its results.
+  size_t newStateResult(const std::string &name) const {
+    return resultIndex(cell_.step, ir::Result::Kind::NewState, name);
+  }
   size_t stateResult(const std::string &name) const {
-    for (size_t i = 0; i < grad_.step.results.size(); ++i)
-      if (grad_.step.results[i].kind == ir::Result::Kind::GradState &&
-          grad_.step.results[i].name == name)
-        return i;
-    throw std::logic_error("no gradient of state " + name);
+    return resultIndex(grad_.step, ir::Result::Kind::GradState, name);
   }
 
   /// The type of one sample's slice of a sequence before it is reshaped: tensor<1x1xNxf32>.
