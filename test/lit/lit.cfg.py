@@ -40,8 +40,13 @@ mlir_opt = shutil.which("mlir-opt-14") or shutil.which("mlir-opt", path="/usr/li
 if mlir_opt:
     config.available_features.add("mlir")
     config.substitutions.append(("%mlir_opt", mlir_opt))
-    # Running a module also takes mlir-translate-14 and clang-14 (test/numeric/mlir_execute.py).
+    # Running a module also takes mlir-translate-14 and clang++-14 (test/numeric/mlir_execute.py).
     if (shutil.which("mlir-translate-14") or shutil.which("mlir-translate",
                                                           path="/usr/lib/llvm-14/bin")) and \
-            shutil.which("clang-14"):
+            shutil.which("clang++-14"):
         config.available_features.add("mlir-exec")
+    # `cellc compile --backend mlir` takes mlir-opt-14, mlir-translate-14 and llc-14.
+    if (shutil.which("mlir-translate-14") or shutil.which("mlir-translate",
+                                                          path="/usr/lib/llvm-14/bin")) and \
+            (shutil.which("llc-14") or shutil.which("llc", path="/usr/lib/llvm-14/bin")):
+        config.available_features.add("mlir-library")

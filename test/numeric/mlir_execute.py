@@ -4,8 +4,8 @@ functions compute with the reference interpreter (`cellc run --backward --float6
 
 The module's `@<cell>_forward` and `@<cell>_backward` are lowered with MLIR 14's passes
 (bufferization, linalg to loops, to the LLVM dialect; results become out-params),
-mlir-translate-14 and clang-14 into a shared library (with memref_copy.c, the one runtime
-function the lowering calls), and called through ctypes with every memref passed as MLIR's
+mlir-translate-14 and clang++-14 into a shared library (with memrefCopy, the one runtime
+function the lowering calls, from the runtime of --backend mlir libraries), and called through ctypes with every memref passed as MLIR's
 expanded descriptor (allocated, aligned, offset, sizes..., strides...). The dims are fixed with
 -D (I=3, H=5, J=2: static sizes), T = 4, B = 3. Every output, final state and gradient must
 agree within 1e-5 of max(1, max|ref|) (the module computes in float32).
@@ -33,6 +33,13 @@ PASSES = ["--linalg-bufferize", "--scf-bufferize", "--tensor-bufferize", "--func
           "--convert-linalg-to-loops", "--lower-affine", "--convert-scf-to-std",
           "--convert-math-to-llvm", "--convert-math-to-libm", "--convert-arith-to-llvm",
           "--convert-memref-to-llvm", "--convert-std-to-llvm", "--reconcile-unrealized-casts"]
+RUNTIME = os.path.join(HERE, "..", "..", "runtime")
+MEMREF_COPY = """#include "cellrt/MlirSequence.h"
+extern "C" void memrefCopy(int64_t elem, const cellrt::mlir::UnrankedMemref *src,
+                           const cellrt::mlir::UnrankedMemref *dst) {
+  cellrt::mlir::memrefCopy(elem, src, dst);
+}
+"""
 SIZES = {"I": 3, "H": 5, "J": 2}
 T, B = 4, 3
 TOL = 1e-5
@@ -54,23 +61,27 @@ def build(cellc, mlir_opt, cell, defines, work):
         ["-o", os.path.join(work, "module.llvm.mlir")])
     run([tool("mlir-translate-14"), "--mlir-to-llvmir", os.path.join(work, "module.llvm.mlir"),
          "-o", os.path.join(work, "module.ll")])
-    lib = os.path.join(work, "libmodule.so")
-    run([tool("clang-14"), "-shared", "-fPIC", "-O1", "-Wno-override-module",
-         os.path.join(work, "module.ll"), os.path.join(HERE, "mlir", "memref_copy.c"), "-o",
-         lib, "-lm"])
+    lib, shim = os.path.join(work, "libmodule.so"), os.path.join(work, "memref_copy.cpp")
+    with open(shim, "w") as f:
+        f.write(MEMREF_COPY)
+    run([tool("clang++-14"), "-shared", "-fPIC", "-O1", "-Wno-override-module",
+         os.path.join(work, "module.ll"), shim, "-I", RUNTIME, "-o", lib, "-lm"])
     return mlir, ctypes.CDLL(lib)
 
 
 def signature(mlir, symbol):
     """[(argument name, type)], [result type] and the result names of `func @symbol`."""
-    m = re.search(r"// [^\n]*; returns ([^\n]*)\n\s*func @" + symbol + r"\((.*?)\) -> \((.*?)\) \{",
-                  mlir)
+    m = re.search(r"// [^\n]*; returns ([^\n]*)\n\s*func @" + symbol +
+                  r"\((.*?)\) -> \((.*?)\)(?: attributes \{[^}]*\})? \{", mlir)
     args = [tuple(a.split(": ")) for a in m.group(2).split(", ")]
     return args, m.group(3).split(", "), m.group(1).split(", ")
 
 
 def dims_of(t):
-    return re.match(r"tensor<(.*)f32>", t).group(1).rstrip("x").split("x") if t != "f32" else []
+    if t == "f32":
+        return []
+    inner = re.match(r"tensor<(.*)f32>", t).group(1).rstrip("x")
+    return inner.split("x") if inner else []
 
 
 def shape_for(name, t):

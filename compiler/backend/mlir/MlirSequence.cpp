@@ -45,7 +45,7 @@ public:
       results.push_back(seqType(k.type, k.perStep));
     os_ << "\n  // the training forward over the sequence; returns " << join(names) << "\n"
         << "  func @" << c.name << "_forward(" << join(args) << ") -> (" << join(results)
-        << ") {\n";
+        << ") attributes {llvm.emit_c_interface} {\n";
     prologue(carried);
     loops(carried, step, false, [&](const Node &leaf, const Names &n) -> std::string {
       if (leaf.op == Op::Input)
@@ -90,13 +90,13 @@ public:
       }
     }
     for (const Carried &k : carried)
-      results.push_back(k.sum ? type(k.type) : seqType(k.type, k.perStep));
+      results.push_back(resultType(k));
     std::vector<std::string> names;
     for (const ir::Result &r : grad_.step.results)
       names.push_back("grad_" + r.name + (r.kind == ir::Result::Kind::GradState ? ".init" : ""));
     os_ << "\n  // the backward over the sequence, t = T-1..0; returns " << join(names)
         << "\n  func @" << c.name << "_backward(" << join(args) << ") -> (" << join(results)
-        << ") {\n";
+        << ") attributes {llvm.emit_c_interface} {\n";
     std::vector<Type> read;
     for (ir::ValueId v : grad_.saved)
       read.push_back(c.step[v].type);
@@ -270,6 +270,12 @@ private:
     return k.sum ? type(k.type) : seqType(k.type, k.perStep);
   }
 
+  /// What the function returns for a carried value: a scalar sum as tensor<f32>, so every
+  /// result is a memref once bufferized and C callers receive descriptors only.
+  std::string resultType(const Carried &k) const {
+    return k.sum && k.type.rank == 0 ? "tensor<f32>" : carriedType(k);
+  }
+
   /// The two loops (t outer, b inner) around one call of the step; `arg` gives the value of
   /// each leaf of the step for an iteration.
   template <typename Arg>
@@ -321,10 +327,18 @@ private:
     for (size_t i = 0; i < carried.size(); ++i)
       stepValues.push_back("%step#" + std::to_string(i));
     os_ << "      scf.yield " << join(stepValues) << " : " << join(types) << "\n    }\n";
-    std::vector<std::string> finals;
-    for (size_t i = 0; i < carried.size(); ++i)
-      finals.push_back("%loop#" + std::to_string(i));
-    os_ << "    return " << join(finals) << " : " << join(types) << "\n  }\n";
+    std::vector<std::string> finals, resultTypes;
+    for (size_t i = 0; i < carried.size(); ++i) {
+      std::string v = "%loop#" + std::to_string(i);
+      if (carried[i].sum && carried[i].type.rank == 0) {
+        std::string t = temp();
+        os_ << "    " << t << " = tensor.from_elements " << v << " : tensor<f32>\n";
+        v = t;
+      }
+      finals.push_back(v);
+      resultTypes.push_back(resultType(carried[i]));
+    }
+    os_ << "    return " << join(finals) << " : " << join(resultTypes) << "\n  }\n";
   }
 
   const ir::Gradient &grad_;
