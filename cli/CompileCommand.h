@@ -9,9 +9,10 @@
 namespace cellc::cli {
 
 struct LibraryOptions {
-  std::string output;          // the .so to write; the header goes beside it as <name>.h
-  std::string target = "host"; // Halide target string
-  std::string defines;         // "H=512,I=256": embedded, for cellc run's -D message
+  std::string output;             // the .so to write; the header goes beside it as <name>.h
+  std::string target = "host";    // Halide target string
+  std::string backend = "halide"; // or "mlir" (compiler/backend/mlir/MlirLibrary.h)
+  std::string defines;            // "H=512,I=256": embedded, for cellc run's -D message
   bool keepIntermediates = false;
 };
 

@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
   CLI::App *compile =
       app.add_subcommand("compile", "check a cell, print a stage or build a library");
   addCommon(compile, "the .cell file");
-  std::string emit, output, target = "host";
+  std::string emit, output, target = "host", backendName = "halide";
   bool noOpt = false;
   compile
       ->add_option("--emit", emit,
@@ -78,6 +78,11 @@ int main(int argc, char **argv) {
                       "write the shared library to this path (name it DIR/lib<name>.so; "
                       "the header <name>.h goes beside it)");
   compile->add_option("--target", target, "Halide target string (default: host)");
+  compile
+      ->add_option("--backend", backendName,
+                   "what lowers the library: halide (default; fast, parallel) or mlir (MLIR 14's "
+                   "passes and tools, serial: a second code path that cross-checks halide)")
+      ->check(CLI::IsMember({"halide", "mlir"}));
 
   CLI::App *run = app.add_subcommand("run", "run a cell (.cell or compiled .so) on .npy files");
   addCommon(run, "the .cell file or a library built by cellc compile -o");
@@ -222,8 +227,9 @@ int main(int argc, char **argv) {
       compiler->print(stages.at(emit), std::cout);
     if (output.empty())
       return 0;
-    return cli::compileLibrary(compiler->compiled(), {output, target, joinDefines(defines)},
-                               std::cout, std::cerr);
+    return cli::compileLibrary(compiler->compiled(),
+                               {output, target, backendName, joinDefines(defines)}, std::cout,
+                               std::cerr);
   }
   // run and gen: through the gradient, for the interpreter's backward.
   bool ok = compiler->runTo(Stage::Grad);

@@ -1,12 +1,13 @@
 # cellc_add_cell_library(<target> <file.cell> [NAME <name>] [DEFINES H=512 ...]
-#                        [TARGET <halide-target>])
+#                        [TARGET <halide-target>] [BACKEND halide|mlir])
 #
 # Compiles a .cell file with cellc into lib<name>.so and <name>.h in the build tree and makes
 # an IMPORTED library target <target> that carries both: link it and include "<name>.h".
 # <name> is NAME if given, else the file's stem; it must equal the cell's name (its `cell NAME`
-# line), which names the files cellc writes.
+# line), which names the files cellc writes. BACKEND mlir builds it through MLIR 14 (needs
+# mlir-14-tools and llvm-14; serial code, for cross-checks) instead of Halide.
 function(cellc_add_cell_library target cell_file)
-  cmake_parse_arguments(ARG "" "TARGET;NAME" "DEFINES" ${ARGN})
+  cmake_parse_arguments(ARG "" "TARGET;NAME;BACKEND" "DEFINES" ${ARGN})
   get_filename_component(cell_file "${cell_file}" ABSOLUTE)
   get_filename_component(stem "${cell_file}" NAME_WE)
   if(NOT ARG_NAME)
@@ -14,6 +15,9 @@ function(cellc_add_cell_library target cell_file)
   endif()
   if(NOT ARG_TARGET)
     set(ARG_TARGET host)
+  endif()
+  if(NOT ARG_BACKEND)
+    set(ARG_BACKEND halide)
   endif()
   set(out_dir "${CMAKE_CURRENT_BINARY_DIR}/cells/${target}")
   set(lib "${out_dir}/lib${ARG_NAME}.so")
@@ -30,7 +34,8 @@ function(cellc_add_cell_library target cell_file)
   endif()
   add_custom_command(
     OUTPUT "${lib}" "${out_dir}/${ARG_NAME}.h"
-    COMMAND ${cellc_exe} compile "${cell_file}" -o "${lib}" --target ${ARG_TARGET} ${define_args}
+    COMMAND ${cellc_exe} compile "${cell_file}" -o "${lib}" --target ${ARG_TARGET}
+            --backend ${ARG_BACKEND} ${define_args}
     DEPENDS "${cell_file}" ${cellc_dep}
     COMMENT "cellc: compiling ${stem}.cell"
     VERBATIM)

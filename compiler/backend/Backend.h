@@ -2,7 +2,8 @@
 // how the plan's operands are laid out for its kernels (e.g. packed GEMM matrices), compiles
 // every kernel of the plan, prints its lowered form, and says what a library of its kernels
 // is compiled and linked with. The glue (the plan as cellrt tables) and the header do not
-// depend on the backend. Today: Halide for CPU targets; CUDA and MLIR plug in here.
+// depend on the backend. Today: Halide for CPU targets; CUDA plugs in here. The MLIR library
+// (--backend mlir) lowers the MLIR module, not the plan: compiler/backend/mlir/MlirLibrary.h.
 #pragma once
 
 #include "compiler/ir/IR.h"

@@ -12,8 +12,6 @@ namespace cellc::backend {
 
 using plan::Role;
 
-namespace {
-
 std::string cString(const std::string &s) {
   std::string out = "\"";
   for (char ch : s) {
@@ -40,8 +38,7 @@ std::string floatLiteral(double v) {
   return s == "inf" ? "INFINITY" : s == "-inf" ? "-INFINITY" : s + "f";
 }
 
-/// A cellrt::SizeExpr initializer: {constant, terms, {{index, coeff}, ...}}.
-std::string sizeInit(const cellrt::SizeExpr &e) {
+static std::string sizeInit(const cellrt::SizeExpr &e) {
   std::string out = "{" + std::to_string(e.constant) + ", " + std::to_string(e.terms) + ", {";
   for (int i = 0; i < e.terms; ++i)
     out += std::string(i ? ", " : "") + "{" + std::to_string(e.term[i].index) + ", " +
@@ -52,6 +49,20 @@ std::string sizeInit(const cellrt::SizeExpr &e) {
 std::string sizeInit(const Size &s, const std::vector<std::string> &dims) {
   return sizeInit(plan::sizeExpr(s, dims));
 }
+
+std::string identityEntryPoints(const abi::Signature &sig, const std::string &defines) {
+  const std::string &n = sig.cell;
+  return "const char *" + n + "_error_message(void) { return cellrt::lastError().c_str(); }\n\n" +
+         "// The signature, machine-readable (compiler/abi/Signature.h): what a program needs "
+         "to\n" +
+         "// bind this library without the .cell source.\n" + "const char *" + n +
+         "_signature(void) {\n  return " + cString(abi::serialize(sig)) + ";\n}\n\n" +
+         "// What `cellc run LIB.so` finds first: the cell's name and its -D values.\n" +
+         "const char *cellc_library_name(void) { return \"" + n + "\"; }\n" +
+         "const char *cellc_library_defines(void) { return " + cString(defines) + "; }\n\n";
+}
+
+namespace {
 
 template <typename E> std::string enumName(E e, std::initializer_list<const char *> names) {
   return *(names.begin() + int(e));
@@ -231,14 +242,7 @@ void GlueWriter::entryPoints(const std::string &defines) {
      << "    int64_t reserveBytes) {\n"
      << "  return cellrt::library::stackBackward(kPlan, shape, {layers, directions, lengths, "
         "dropout, seed},\n      in, out, workspace, workspaceBytes, reserve, reserveBytes);\n}\n\n"
-     << "const char *" << n << "_error_message(void) { return cellrt::lastError().c_str(); }\n\n"
-     << "// The signature, machine-readable (compiler/abi/Signature.h): what a program needs to\n"
-     << "// bind this library without the .cell source.\n"
-     << "const char *" << n << "_signature(void) {\n  return " << cString(abi::serialize(sig_))
-     << ";\n}\n\n"
-     << "// What `cellc run LIB.so` finds first: the cell's name and its -D values.\n"
-     << "const char *cellc_library_name(void) { return \"" << n << "\"; }\n"
-     << "const char *cellc_library_defines(void) { return " << cString(defines) << "; }\n\n"
+     << identityEntryPoints(sig_, defines)
      << "// The threads of the kernels, process-wide (TBB): for hosts such as Python that have no\n"
      << "// tbb::global_control of their own.\n"
      << "int cellc_set_num_threads(int n) { return cellrt::library::setNumThreads(n); }\n\n"
@@ -291,22 +295,25 @@ bool linkLibrary(const LinkRequest &req, std::string &error) {
     cmd += " '" + o + "'";
   for (const std::string &l : req.libraries)
     cmd += " -l" + l;
-  cmd += " 2>&1";
-  FILE *p = popen(cmd.c_str(), "r");
-  if (!p) {
-    error = "cannot run the C++ compiler";
-    return false;
-  }
-  std::array<char, 512> buf;
   std::string output;
-  while (fgets(buf.data(), int(buf.size()), p))
-    output += buf.data();
-  int status = pclose(p);
-  if (status != 0) {
+  if (!runCommand(cmd, output)) {
     error = "linking " + req.output + " failed:\n" + output;
     return false;
   }
   return true;
+}
+
+bool runCommand(const std::string &command, std::string &output) {
+  output.clear();
+  FILE *p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) {
+    output = "cannot start: " + command;
+    return false;
+  }
+  std::array<char, 512> buf;
+  while (fgets(buf.data(), int(buf.size()), p))
+    output += buf.data();
+  return pclose(p) == 0;
 }
 
 } // namespace cellc::backend

@@ -26,6 +26,15 @@ std::string generateHeader(const abi::Signature &sig);
 std::string generateGlue(const plan::Plan &plan, const abi::Signature &sig,
                          const std::string &defines, const std::string &kernelsHeader);
 
+/// What every glue writer shares: a C++ string literal of `s`; a float literal ("0.5f",
+/// "INFINITY"); a cellrt::SizeExpr initializer ({constant, terms, {{index, coeff}, ...}}) of a
+/// size over the free dims; the entry points that name the library (`<cell>_signature`,
+/// `<cell>_error_message`, `cellc_library_name`, `cellc_library_defines`), inside extern "C".
+std::string cString(const std::string &s);
+std::string floatLiteral(double v);
+std::string sizeInit(const Size &s, const std::vector<std::string> &dims);
+std::string identityEntryPoints(const abi::Signature &sig, const std::string &defines);
+
 /// The C symbol of a compiled kernel: "<cell>_<kernel>" (its argv entry adds "_argv").
 std::string kernelSymbol(const std::string &cell, const std::string &kernel);
 
@@ -40,5 +49,8 @@ struct LinkRequest {
 /// Links with the host C++ compiler ($CXX, else c++; extra flags from $CELLC_GLUE_CXXFLAGS);
 /// returns false with the compiler's output in `error`.
 bool linkLibrary(const LinkRequest &req, std::string &error);
+
+/// Runs a shell command; true when it exits 0. `output` gets its stdout and stderr.
+bool runCommand(const std::string &command, std::string &output);
 
 } // namespace cellc::backend

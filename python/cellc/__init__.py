@@ -118,10 +118,11 @@ def _cache_dir():
     return base
 
 
-def compile(path_or_source, defines=None, target="host"):
+def compile(path_or_source, defines=None, target="host", backend="halide"):
     """Compiles a .cell file or cell source text to a library; cached by the hash of the source,
-    the defines, the target and the cellc binary (its size and time), so a second call with the
-    same arguments loads the library built by the first."""
+    the defines, the target, the backend and the cellc binary (its size and time), so a second
+    call with the same arguments loads the library built by the first. backend="mlir" builds it
+    through MLIR 14 (serial code with the same C ABI, for cross-checks)."""
     source = path_or_source
     if "\n" not in path_or_source and os.path.exists(path_or_source):
         with open(path_or_source) as f:
@@ -129,7 +130,7 @@ def compile(path_or_source, defines=None, target="host"):
     defines = dict(defines or {})
     exe = _cellc()
     st = os.stat(exe)
-    key = hashlib.sha256(repr((source, sorted(defines.items()), target, st.st_size,
+    key = hashlib.sha256(repr((source, sorted(defines.items()), target, backend, st.st_size,
                                st.st_mtime_ns)).encode()).hexdigest()[:24]
     name = re.search(r"^\s*cell\s+(\w+)", source, re.M)
     if not name:
@@ -141,7 +142,8 @@ def compile(path_or_source, defines=None, target="host"):
         cell = os.path.join(d, name.group(1) + ".cell")
         with open(cell, "w") as f:
             f.write(source)
-        args = [exe, "compile", cell, "-o", lib + ".partial.so", "--target", target]
+        args = [exe, "compile", cell, "-o", lib + ".partial.so", "--target", target,
+                "--backend", backend]
         for k, v in defines.items():
             args += ["-D", f"{k}={v}"]
         run = subprocess.run(args, capture_output=True, text=True)

@@ -147,4 +147,17 @@ struct SequencePlan {
   int portCount;
 };
 
+/// Packed params: the packed copies of a plan's param matrices that its inference program
+/// makes (its Pack steps), made once by Executor::packParams and then reused by forward calls
+/// instead of packing at every call, as oneDNN users reorder weights once. The memory starts
+/// with this header, which says for which dims the copies were made; the copies follow it.
+struct PackHeader {
+  static constexpr uint64_t kMagic = 0x63656c6c63706b31; // "cellcpk1"
+  static constexpr int kMaxDims = 30;
+  uint64_t magic;
+  int64_t dims;            // how many
+  int64_t value[kMaxDims]; // the shape after T and B
+};
+constexpr int64_t kPackHeaderBytes = sizeof(PackHeader); // 256: the copies stay 64-byte aligned
+
 } // namespace cellrt

@@ -214,7 +214,9 @@ def check_cell(cellc, work, seed, given_text=None):
     try:
         run([cellc, "compile", cell, "-o", os.path.join(d, "so", "librnd.so")])
     except subprocess.CalledProcessError as e:
-        return "does not compile: " + e.stderr.strip().splitlines()[0], text
+        # The first lines may be warnings; the error that stopped it comes last.
+        lines = e.stderr.strip().splitlines() or ["(no message)"]
+        return "does not compile (exit %d): %s" % (e.returncode, lines[-1]), text
     T, B = rng.choice([1, 2, 3]), rng.choice([1, 2, 3, 5])
     dim_args = []
     for name in free_dims(cellc, cell):
