@@ -7,8 +7,8 @@ Times are medians of N calls; cellc's come from `cellc run LIB.so --repeat N` (t
 call alone, measured inside the process; inference with --packed, the weights packed once
 before the timed calls as oneDNN's are reordered once; training packs them in every call), PyTorch's from time.perf_counter around the module
 call, best over the ways it can split the threads between OpenMP and OpenBLAS, oneDNN's from
-bench/onednn_lstm.cpp (the primitive calls alone, weights reordered to oneDNN's preferred
-layouts beforehand), found next to CELLC as bench/onednn_lstm unless --onednn says where.
+bench/onednn_rnn.cpp (the primitive calls alone, weights reordered to oneDNN's preferred
+layouts beforehand), found next to CELLC as bench/onednn_rnn unless --onednn says where.
 ratio = peer's time / cellc time (> 1: cellc is faster).
 GF/s is the GEMM work (2·T·B·4H·(I+H) flops forward, backward counted as twice that) over
 cellc's time, and %pk that as a share of the FMA peak at the row's thread count, measured at the
@@ -123,9 +123,9 @@ def fma_peaks(cellc, threads):
 
 
 def onednn_binary(cellc, args):
-    """The onednn_lstm program and its version line, or None and why it is not measured."""
+    """The onednn_rnn program and its version line, or None and why it is not measured."""
     path = (args[args.index("--onednn") + 1] if "--onednn" in args else
-            os.path.join(os.path.dirname(os.path.abspath(cellc)), "bench", "onednn_lstm"))
+            os.path.join(os.path.dirname(os.path.abspath(cellc)), "bench", "onednn_rnn"))
     if not os.access(path, os.X_OK):
         return None, f"no {path} (install libdnnl-dev and rebuild, or run scripts/bench.sh)"
     run = subprocess.run([path, "--version"], capture_output=True, text=True)
@@ -134,11 +134,11 @@ def onednn_binary(cellc, args):
     return path, run.stdout.strip()
 
 
-def onednn_times(binary, I, H, B, T, threads, repeat):
+def onednn_times(binary, I, H, B, T, threads, repeat, cell="lstm"):
     """oneDNN's (inference, training) times, or None where it fails (the reason goes to stderr).
     Debian's oneDNN runs on OpenMP (ldd: libgomp), so OMP_NUM_THREADS sets its threads."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    run = subprocess.run([binary, str(I), str(H), str(B), str(T), str(repeat)], env=env,
+    run = subprocess.run([binary, cell, str(I), str(H), str(B), str(T), str(repeat)], env=env,
                          capture_output=True, text=True)
     if run.returncode != 0:
         print(run.stderr.strip(), file=sys.stderr)

@@ -8,7 +8,7 @@ usage: bench_stack.py CELLC [--repeat N] [--shape I,H,B,T] [--onednn PATH]
 Times are medians of N calls in ms, inference and training (forward + backward); cellc's from
 `cellc run LIB.so --layers L [--bidirectional] --repeat N` (the library call alone, in the
 process), PyTorch's from time.perf_counter around the module call (best of its OpenMP/OpenBLAS
-thread splits, as in bench_lstm.py), oneDNN's from bench/onednn_lstm (the primitives alone;
+thread splits, as in bench_lstm.py), oneDNN's from bench/onednn_rnn (the primitives alone;
 summed over the layers). Ragged rows use lengths uniform in 1..T (the same for all three;
 oneDNN has no ragged batches). ratio = peer's time / cellc's (> 1: cellc is faster). The last
 lines check the goals of issue 12: ragged <= 0.6x padded; bidirectional on 2 threads <= 0.6x
@@ -73,8 +73,9 @@ def onednn_times(binary, shape, L, bidir, threads, repeat):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     total = [0.0, 0.0]
     for layer in range(L):
-        run = subprocess.run([binary, str(I if layer == 0 else D * H), str(H), str(B), str(T),
-                              str(repeat), str(D)], env=env, capture_output=True, text=True)
+        run = subprocess.run([binary, "lstm", str(I if layer == 0 else D * H), str(H), str(B),
+                              str(T), str(repeat), str(D)], env=env, capture_output=True,
+                             text=True)
         if run.returncode != 0:
             print(run.stderr.strip(), file=sys.stderr)
             return None
