@@ -184,7 +184,7 @@ def write_plot(rows, path, title):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print(f"no plot: matplotlib is not installed (python3-matplotlib)")
+        print("no plot: matplotlib is not installed (python3-matplotlib)")
         return
     cells = sorted({r["cell"] for r in rows}, key=list(GATES).index)
     fig, axes = plt.subplots(len(cells), 1, figsize=(11, 3.2 * len(cells)), squeeze=False)
