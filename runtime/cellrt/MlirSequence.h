@@ -396,7 +396,7 @@ inline int forwardPacked(const Module &m, const int64_t *shape, const float *con
     return call.failCall(kBadShape,
                          "packed params were not made by " + std::string(m.cell) + "_pack_params");
   for (int d = 0; d < m.shapeRank - 2; ++d)
-    if (d >= h.dims || h.value[d] != shape[2 + d])
+    if (d >= h.dims || d >= PackHeader::kMaxDims || h.value[d] != shape[2 + d])
       return call.failCall(kBadShape, "packed params were made for other dims (dim " +
                                           std::to_string(d + 1) + ")");
   return forward(m, shape, in, out, reserve, reserveBytes);

@@ -127,6 +127,28 @@ TEST(MlirSequenceTest, StacksOfOneLayerOnly) {
   EXPECT_FALSE(library::plainStack(1, 1, nullptr, 0.5));
 }
 
+TEST(MlirSequenceTest, PackedHeaderOfMoreDimsThanItHoldsIsRefused) {
+  // A cell with 31 free dims: the header holds 30, so no forward_packed call may read a 31st
+  // value past it, whatever `dims` a (corrupted) header claims.
+  Module wide = kModule;
+  wide.shapeRank = 2 + 31;
+  std::vector<int64_t> shape(33, 1);
+  cellrt::PackHeader h{cellrt::PackHeader::kMagic, 100, {}};
+  for (int64_t &v : h.value)
+    v = 1; // the first 30 dims match the call's
+  std::vector<char> packed(sizeof h);
+  std::memcpy(packed.data(), &h, sizeof h);
+  std::vector<float> x(1), y(1), hFinal(1);
+  const float a = 1;
+  const float *in[] = {x.data(), nullptr, &a};
+  float *out[] = {y.data(), hFinal.data()};
+  EXPECT_EQ(library::forwardPacked(wide, shape.data(), in, out, packed.data(),
+                                   int64_t(packed.size()), nullptr, 0),
+            cellrt::kBadShape);
+  EXPECT_EQ(library::packParams(wide, shape.data(), in, packed.data(), int64_t(packed.size())),
+            cellrt::kBadShape);
+}
+
 TEST(MlirSequenceTest, MemrefCopyFollowsStrides) {
   // A 2x3 source transposed into a 3x2 destination through strides.
   float src[6] = {0, 1, 2, 3, 4, 5}, dst[6] = {};
